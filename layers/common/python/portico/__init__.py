@@ -1,0 +1,1 @@
+"""Portico: identity, access and customer self-service for subscription billing."""

@@ -1,0 +1,79 @@
+"""The error model: domain errors carry a status and a stable ``code``.
+
+Services raise these; :mod:`portico.http` turns every one of them into an RFC 9457 problem
+document in one place. Handlers never build error responses themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PorticoError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad Request"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+def _error(name: str, status: int, code: str, title: str) -> type[PorticoError]:
+    return type(name, (PorticoError,), {"status": status, "code": code, "title": title})
+
+
+class ValidationFailed(PorticoError):
+    """422 with the offending locations, shaped like the contract's ``errors`` list."""
+
+    status = 422
+    code = "validation_error"
+    title = "Unprocessable Content"
+
+    def __init__(self, errors: list[dict[str, Any]], detail: str = "The request body is not valid."):
+        super().__init__(detail, errors=errors)
+
+
+class WeakPassword(PorticoError):
+    status = 422
+    code = "weak_password"
+    title = "Weak Password"
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("The password does not meet the password policy.", reasons=reasons)
+
+
+class TooManyRequests(PorticoError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too Many Requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None, code: str | None = None):
+        super().__init__(detail or "Too many requests; try again later.", headers={"Retry-After": str(max(1, retry_after))})
+        if code:
+            self.code = code
+
+
+MalformedJson = _error("MalformedJson", 400, "malformed_json", "Malformed JSON")
+PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "Payload Too Large")
+UnsupportedMediaType = _error("UnsupportedMediaType", 415, "unsupported_media_type", "Unsupported Media Type")
+NotFound = _error("NotFound", 404, "not_found", "Not Found")
+Unauthenticated = _error("Unauthenticated", 401, "unauthenticated", "Unauthorized")
+Forbidden = _error("Forbidden", 403, "forbidden", "Forbidden")
+InvalidToken = _error("InvalidToken", 400, "invalid_token", "Invalid Token")
+CaptchaFailed = _error("CaptchaFailed", 400, "captcha_failed", "Captcha Failed")
+EmailTaken = _error("EmailTaken", 409, "email_taken", "Email Taken")
+ServiceUnavailable = _error("ServiceUnavailable", 503, "service_unavailable", "Service Unavailable")

@@ -1,0 +1,194 @@
+"""HTTP plumbing shared by every handler: the resolver factory, the error mapping, the entry point.
+
+A handler module does three things: ``app = http.resolver()``, declares routes that call one
+service each, and ``lambda_handler = http.entry_point(app)``. Everything else lives here, once:
+
+* problem+json for every error (RFC 9457) with a stable ``code``; the submitted input is never
+  echoed (it may be a password or a code);
+* 400 ``malformed_json`` for a body that is not JSON (or not UTF-8), 413 ``payload_too_large``
+  before any parsing, 415 for a body that is not JSON, 422 ``validation_error`` with ``errors``;
+* 503 ``service_unavailable`` for any AWS failure (never a 500);
+* ``Cache-Control: no-store`` on every answer: this API hands out tokens and personal data, and
+  no shared cache may keep any of it;
+* Powertools Logger (with the request's correlation id), Tracer and Metrics around the handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.logging import correlation_paths
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from portico.errors import (
+    MalformedJson,
+    NotFound,
+    PayloadTooLarge,
+    PorticoError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from portico.observability import logger, metrics, tracer
+
+PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
+# Far above any legitimate request of this API, far below API Gateway's 10 MB.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def problem(error: PorticoError) -> Response:
+    return Response(
+        status_code=error.status,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(error.problem()),
+        headers=error.headers,
+    )
+
+
+def _problem_dict(error: PorticoError) -> dict[str, Any]:
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": PROBLEM_JSON, **error.headers},
+        "body": json.dumps(error.problem()),
+        "isBase64Encoded": False,
+    }
+
+
+def _validation_errors(exc: RequestValidationError) -> PorticoError:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return MalformedJson("The request body is not valid JSON.")
+    # Only location, message and type: pydantic's "input" may be a password or a code.
+    shaped = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    return ValidationFailed(shaped)
+
+
+def resolver() -> APIGatewayHttpResolver:
+    """A resolver with the error model registered; one per handler module."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _on_validation(exc: RequestValidationError) -> Response:
+        return problem(_validation_errors(exc))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _on_content_type(exc: RequestUnsupportedContentType) -> Response:
+        return problem(UnsupportedMediaType("Send the body as application/json."))
+
+    @app.exception_handler(PorticoError)
+    def _on_domain(exc: PorticoError) -> Response:
+        return problem(exc)
+
+    @app.exception_handler([ClientError, BotoCoreError])
+    def _on_aws(exc: Exception) -> Response:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        logger.warning("AWS dependency failed", extra={"aws_error": code})
+        metrics.add_metric(name="DependencyFailures", unit="Count", value=1)
+        return problem(ServiceUnavailable("A service Portico depends on is unavailable; try again shortly.",
+                                          headers={"Retry-After": "1"}))
+
+    @app.not_found
+    def _on_not_found(exc: Exception) -> Response:
+        return problem(NotFound("No such resource."))
+
+    return app
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """What services may know about the caller beyond the body."""
+
+    ip: str
+    user_agent: str
+    accept_language: str
+
+
+def meta(app: APIGatewayHttpResolver) -> RequestMeta:
+    event = app.current_event
+    http = event.request_context.http
+    return RequestMeta(
+        ip=http.source_ip or "",
+        user_agent=(http.user_agent or "")[:512],
+        accept_language=event.headers.get("accept-language", "") or "",
+    )
+
+
+def created(model: BaseModel, status: int = 201) -> Response:
+    return Response(status_code=status, content_type=JSON, body=model.model_dump_json())
+
+
+def accepted() -> Response:
+    return Response(status_code=202, content_type=JSON, body="{}")
+
+
+def _precheck(event: dict[str, Any]) -> PorticoError | None:
+    """Reject what must never reach the resolver: huge, non-UTF-8 or non-JSON bodies."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return MalformedJson("The request body could not be decoded.")
+    else:
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        return PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+    headers = event.get("headers") or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
+    if content_type and not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
+        return UnsupportedMediaType("Send the body as application/json.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return MalformedJson("The request body is not UTF-8.")
+    if event.get("isBase64Encoded"):
+        event["body"], event["isBase64Encoded"] = text, False
+    return None
+
+
+def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler for a resolver, with observability and the pre-checks wired in."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        rejected = _precheck(event)
+        if rejected is not None:
+            answer = _problem_dict(rejected)
+        else:
+            try:
+                answer = app.resolve(event, context)
+            except Exception:
+                # The resolver's own handlers cover every known error; this is a bug. Answer in the
+                # contract's shape rather than API Gateway's bare 500, and keep the trace.
+                logger.exception("Unhandled error")
+                answer = {
+                    "statusCode": 500,
+                    "headers": {"Content-Type": PROBLEM_JSON},
+                    "body": json.dumps({"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                                        "code": "internal_error", "detail": "An unexpected error occurred."}),
+                    "isBase64Encoded": False,
+                }
+        headers = answer.setdefault("headers", {})
+        headers.setdefault("Cache-Control", "no-store")
+        return answer
+
+    return lambda_handler

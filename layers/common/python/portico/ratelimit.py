@@ -1,0 +1,47 @@
+"""Rate limits kept in the table, atomic under concurrency (conditional writes, no read first).
+
+* :func:`cooldown` -- at most one event per ``seconds`` for a subject ("resend after 60 s").
+* :func:`quota` -- at most ``limit`` events per fixed window for a subject.
+
+Subjects (often email addresses, also of people who have no account) are stored only as hashes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from portico import clock, ids, keys, store
+from portico.errors import TooManyRequests
+
+
+def cooldown(scope: str, subject: str, seconds: int) -> None:
+    now = clock.timestamp()
+    key = keys.rate(scope, ids.digest(subject), "cooldown")
+    until = now + seconds
+    try:
+        store.put(
+            {**key, "until": int(math.ceil(until)), "ttl": int(until) + 60},
+            condition="attribute_not_exists(pk) OR #u <= :now",
+            values={":now": int(now)},
+            names={"#u": "until"},
+        )
+    except store.ConditionFailed:
+        current = store.get(key, consistent=True) or {}
+        raise TooManyRequests(int(current.get("until", until)) - int(now)) from None
+
+
+def quota(scope: str, subject: str, limit: int, window_seconds: int) -> None:
+    now = clock.timestamp()
+    window = int(now // window_seconds)
+    window_end = (window + 1) * window_seconds
+    key = keys.rate(scope, ids.digest(subject), f"w{window_seconds}#{window}")
+    try:
+        store.update(
+            key,
+            "ADD hits :one SET #ttl = :ttl",
+            condition="attribute_not_exists(hits) OR hits < :limit",
+            values={":one": 1, ":limit": limit, ":ttl": window_end + 60},
+            names={"#ttl": "ttl"},
+        )
+    except store.ConditionFailed:
+        raise TooManyRequests(int(math.ceil(window_end - now))) from None

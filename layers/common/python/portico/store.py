@@ -1,0 +1,166 @@
+"""Access to the single DynamoDB table: the only module that speaks DynamoDB's wire format.
+
+Repositories (one per domain) build their items with :mod:`portico.keys` and call these
+functions. Condition failures become :class:`ConditionFailed` / :class:`TransactionFailed`, which
+repositories translate into domain errors; every other AWS error propagates and becomes a 503 in
+:mod:`portico.http`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from portico import aws
+from portico.config import settings
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+class ConditionFailed(Exception):
+    """A conditional write did not apply."""
+
+
+class TransactionFailed(Exception):
+    """A transaction was cancelled; ``reasons`` holds one code per item ("None" where it was fine)."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def deserialize(raw: Mapping[str, Any]) -> Item:
+    return {k: _de.deserialize(v) for k, v in raw.items()}
+
+
+def _values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"ExpressionAttributeValues": serialize(values)} if values else {}
+
+
+def _names(names: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"ExpressionAttributeNames": dict(names)} if names else {}
+
+
+def get(key: Mapping[str, str], *, consistent: bool = False) -> Item | None:
+    answer = aws.client("dynamodb").get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
+    raw = answer.get("Item")
+    return deserialize(raw) if raw else None
+
+
+def put(item: Mapping[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None) -> None:
+    args: dict[str, Any] = {"TableName": _table(), "Item": serialize(item)}
+    if condition:
+        args["ConditionExpression"] = condition
+    try:
+        aws.client("dynamodb").put_item(**args, **_values(values), **_names(names))
+    except ClientError as exc:
+        _raise_condition(exc)
+
+
+def update(key: Mapping[str, str], expression: str, *, condition: str | None = None,
+           values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> Item:
+    """Apply an update expression; returns the item as it is afterwards."""
+    args: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": serialize(key),
+        "UpdateExpression": expression,
+        "ReturnValues": "ALL_NEW",
+    }
+    if condition:
+        args["ConditionExpression"] = condition
+    try:
+        answer = aws.client("dynamodb").update_item(**args, **_values(values), **_names(names))
+    except ClientError as exc:
+        _raise_condition(exc)
+    return deserialize(answer.get("Attributes", {}))
+
+
+def query(key_condition: str, values: Mapping[str, Any], *, index: str | None = None, limit: int | None = None,
+          forward: bool = True, start: Mapping[str, Any] | None = None,
+          names: Mapping[str, str] | None = None) -> tuple[list[Item], Item | None]:
+    """One page of a query: the items and the key to continue from (None at the end)."""
+    args: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": key_condition,
+        "ScanIndexForward": forward,
+        **_values(values),
+        **_names(names),
+    }
+    if index:
+        args["IndexName"] = index
+    if limit:
+        args["Limit"] = limit
+    if start:
+        args["ExclusiveStartKey"] = serialize(start)
+    answer = aws.client("dynamodb").query(**args)
+    last = answer.get("LastEvaluatedKey")
+    return [deserialize(i) for i in answer.get("Items", [])], (deserialize(last) if last else None)
+
+
+# ----------------------------------------------------------------- transactions
+
+
+def put_op(item: Mapping[str, Any], condition: str | None = None, values: Mapping[str, Any] | None = None) -> dict:
+    op: dict[str, Any] = {"TableName": _table(), "Item": serialize(item), **_values(values)}
+    if condition:
+        op["ConditionExpression"] = condition
+    return {"Put": op}
+
+
+def update_op(key: Mapping[str, str], expression: str, condition: str | None = None,
+              values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> dict:
+    op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "UpdateExpression": expression,
+                          **_values(values), **_names(names)}
+    if condition:
+        op["ConditionExpression"] = condition
+    return {"Update": op}
+
+
+def delete_op(key: Mapping[str, str], condition: str | None = None, values: Mapping[str, Any] | None = None) -> dict:
+    op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), **_values(values)}
+    if condition:
+        op["ConditionExpression"] = condition
+    return {"Delete": op}
+
+
+def condition_op(key: Mapping[str, str], condition: str, values: Mapping[str, Any] | None = None) -> dict:
+    return {"ConditionCheck": {"TableName": _table(), "Key": serialize(key), "ConditionExpression": condition,
+                               **_values(values)}}
+
+
+def transact(ops: Sequence[dict]) -> None:
+    """All or nothing; raises :class:`TransactionFailed` when a condition did not hold."""
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=list(ops))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons and all(
+                r in ("None", "ConditionalCheckFailed") for r in reasons
+            ):
+                raise TransactionFailed(reasons) from None
+        raise
+
+
+def _raise_condition(exc: ClientError) -> None:
+    if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        raise ConditionFailed() from None
+    raise exc
