@@ -30,7 +30,7 @@ def verify_email(body: VerifyEmailRequest) -> VerifyEmailResult:
 
 
 @app.post("/auth/verify-email/resend")
-def resend_verification(body: ResendVerificationRequest) -> Response[None]:
+def resend_verification(body: ResendVerificationRequest) -> Response[dict]:
     signup.resend_verification(body)
     return http.accepted()
 

@@ -26,6 +26,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
+    ResponseValidationError,
 )
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +38,7 @@ from portico.errors import (
     PayloadTooLarge,
     PorticoError,
     ServiceUnavailable,
+    InternalError,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -80,11 +82,17 @@ def _validation_errors(exc: RequestValidationError) -> PorticoError:
 
 def resolver() -> APIGatewayHttpResolver:
     """A resolver with the error model registered; one per handler module."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # A response that breaks its own model is our bug: raise it (500) instead of blaming the client.
+    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
     @app.exception_handler(RequestValidationError)
     def _on_validation(exc: RequestValidationError) -> Response:
         return problem(_validation_errors(exc))
+
+    @app.exception_handler(ResponseValidationError)
+    def _on_bad_response(exc: ResponseValidationError) -> Response:
+        logger.error("response failed its model", extra={"errors": [e.get("loc") for e in exc.errors()]})
+        return problem(InternalError())
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _on_content_type(exc: RequestUnsupportedContentType) -> Response:
@@ -129,11 +137,12 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
 
 
 def created(model: BaseModel, status: int = 201) -> Response:
-    return Response(status_code=status, content_type=JSON, body=model.model_dump_json())
+    """A 201 whose body the resolver validates against the route's declared model."""
+    return Response(status_code=status, content_type=JSON, body=model)
 
 
 def accepted() -> Response:
-    return Response(status_code=202, content_type=JSON, body="{}")
+    return Response(status_code=202, content_type=JSON, body={})
 
 
 def _precheck(event: dict[str, Any]) -> PorticoError | None:
@@ -180,13 +189,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], 
                 # The resolver's own handlers cover every known error; this is a bug. Answer in the
                 # contract's shape rather than API Gateway's bare 500, and keep the trace.
                 logger.exception("Unhandled error")
-                answer = {
-                    "statusCode": 500,
-                    "headers": {"Content-Type": PROBLEM_JSON},
-                    "body": json.dumps({"type": "about:blank", "title": "Internal Server Error", "status": 500,
-                                        "code": "internal_error", "detail": "An unexpected error occurred."}),
-                    "isBase64Encoded": False,
-                }
+                answer = _problem_dict(InternalError())
         headers = answer.setdefault("headers", {})
         headers.setdefault("Cache-Control", "no-store")
         return answer

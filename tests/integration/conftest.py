@@ -1,0 +1,204 @@
+"""Integration fixtures: moto with the template's own resources, a movable clock, the real handlers."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra.local.cfn import Template
+from infra.local.outbox import install as install_outbox
+from infra.local.outbox import messages as read_outbox
+from portico import aws, clock as portico_clock, config, store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_790_000_000.0):  # 2026-09-21, a fixed, known moment
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    fake = FakeClock()
+    portico_clock.use(fake)
+    yield fake
+    portico_clock.reset()
+
+
+@pytest.fixture
+def template_env(monkeypatch):
+    install_outbox(portico_clock.timestamp)
+    with mock_aws():
+        template = Template.load(ROOT / "template.yaml", parameters={"PublicUrl": "https://app.portico.test"})
+        template.provision()
+        for name, value in template.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        aws.reset()
+        config.settings.cache_clear()
+        yield template
+        aws.reset()
+        config.settings.cache_clear()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class Context:
+    function_name = "portico-test"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:portico-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+class Api:
+    """Calls the template's handlers with the events API Gateway would build."""
+
+    def __init__(self, template: Template):
+        self._routes = template.routes()
+        self._modules: dict[str, Any] = {}
+
+    def _module(self, route):
+        if route.function_id not in self._modules:
+            module_name, _, _ = route.handler.rpartition(".")
+            path = ROOT / route.code_uri / f"{module_name}.py"
+            spec = importlib.util.spec_from_file_location(f"_it_{route.function_id}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._modules[route.function_id] = module
+        return self._modules[route.function_id]
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+        route = next(r for r in self._routes if r.method.upper() == method and r.path == path)
+        module = self._module(route)
+        raw = body if isinstance(body, str) or body is None else json.dumps(body)
+        event = {
+            "version": "2.0",
+            "routeKey": f"{method} {path}",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7",
+                         "userAgent": "pytest"},
+                "requestId": "it",
+                "routeKey": f"{method} {path}",
+                "stage": "$default",
+            },
+            "body": raw,
+            "isBase64Encoded": False,
+        }
+        result = getattr(module, route.handler.rpartition(".")[2])(event, Context())
+        text = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        return Answer(result["statusCode"], result.get("headers", {}), json.loads(text) if text else None)
+
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+        return self.call("POST", path, body, headers)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
+        return self.call("GET", path, None, headers)
+
+
+@pytest.fixture
+def api(template_env, clock) -> Api:
+    return Api(template_env)
+
+
+@pytest.fixture
+def outbox(template_env):
+    def read(to: str | None = None) -> list[dict]:
+        return read_outbox(to)
+
+    return read
+
+
+@pytest.fixture
+def table_items(template_env):
+    """Every item in the domain table (rate-limit counters excluded: they are not domain state)."""
+
+    def read() -> list[dict]:
+        client = aws.client("dynamodb")
+        items = client.scan(TableName=config.settings().table_name)["Items"]
+        return [store.deserialize(i) for i in items if not i["pk"]["S"].startswith("RATE#")]
+
+    return read
+
+
+@pytest.fixture
+def fail_aws(template_env):
+    """Make one AWS operation fail at the client boundary, as throttling or an outage would."""
+
+    @contextlib.contextmanager
+    def failing(service: str, operation: str, code: str):
+        def boom(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {}}, operation)
+
+        events = aws.client(service).meta.events
+        event = f"before-call.{aws.client(service).meta.service_model.endpoint_prefix}.{operation}"
+        events.register(event, boom, unique_id="portico-fault")
+        try:
+            yield
+        finally:
+            events.unregister(event, unique_id="portico-fault")
+
+    return failing
+
+
+class Calls(Counter):
+    def count(self, service: str) -> int:  # type: ignore[override]
+        return self[service]
+
+
+@pytest.fixture
+def aws_calls(template_env):
+    """Count the AWS API calls a block makes, per service."""
+
+    @contextlib.contextmanager
+    def counting(services=("dynamodb", "ses", "sns", "kms")):
+        calls = Calls()
+        registered = []
+        for service in services:
+            client = aws.client(service)
+
+            def count(service=service, **_: Any) -> None:
+                calls[service] += 1
+
+            name = f"before-call.{client.meta.service_model.endpoint_prefix}"
+            client.meta.events.register(name, count, unique_id=f"portico-count-{service}")
+            registered.append((client, name, service))
+        try:
+            yield calls
+        finally:
+            for client, name, service in registered:
+                client.meta.events.unregister(name, unique_id=f"portico-count-{service}")
+
+    return counting
