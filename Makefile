@@ -11,7 +11,6 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 export PYTHONPATH := layers/common/python:.
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test lint validate unit integration e2e template build bench clean help
 

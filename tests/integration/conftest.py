@@ -18,7 +18,8 @@ from moto import mock_aws
 from infra.local.cfn import Template
 from infra.local.outbox import install as install_outbox
 from infra.local.outbox import messages as read_outbox
-from portico import aws, clock as portico_clock, config, store
+from portico import aws, config, store
+from portico import clock as portico_clock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,8 +107,13 @@ class Api:
             "requestContext": {
                 "accountId": "123456789012",
                 "apiId": "local",
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7",
-                         "userAgent": "pytest"},
+                "http": {
+                    "method": method,
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "198.51.100.7",
+                    "userAgent": "pytest",
+                },
                 "requestId": "it",
                 "routeKey": f"{method} {path}",
                 "stage": "$default",

@@ -15,7 +15,7 @@ BODY = {"email": "bot@example.com", "password": "Quartz-Lantern-Vivid-42", "name
 class SiteVerify(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         SiteVerify.received.append({k: v[0] for k, v in form.items()})
         ok = form.get("secret") == ["s3cret"] and form.get("response") == ["human-token"]

@@ -92,8 +92,9 @@ def test_concurrent_signups_with_one_email_make_one_user(api):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sorted(results) == [201] + [409] * 5
-    members, _ = store.query("gsi1pk = :u", {":u": f"USER#{store.get(keys.email_guard('ada@example.com'))['user_id']}"},
-                             index="gsi1")
+    members, _ = store.query(
+        "gsi1pk = :u", {":u": f"USER#{store.get(keys.email_guard('ada@example.com'))['user_id']}"}, index="gsi1"
+    )
     assert len(members) == 1
 
 
@@ -124,8 +125,18 @@ def test_password_with_personal_info_is_refused(api):
         (json.dumps({**signup_body(), "password": "Aa1!" * 2500}), 422, "weak_password"),
         (json.dumps({**signup_body(), "name": "x" * (10 * 1024 * 1024)}), 413, "payload_too_large"),
     ],
-    ids=["malformed", "missing", "wrong-type", "unknown-field", "bad-email", "bad-language", "blank-name",
-         "long-company", "10k-password", "10MB-body"],
+    ids=[
+        "malformed",
+        "missing",
+        "wrong-type",
+        "unknown-field",
+        "bad-email",
+        "bad-language",
+        "blank-name",
+        "long-company",
+        "10k-password",
+        "10MB-body",
+    ],
 )
 def test_bad_signup_input_is_a_clear_4xx_and_stores_nothing(api, table_items, outbox, body, status, code):
     answer = api.post("/signup", body)
@@ -225,5 +236,3 @@ def test_signup_costs_bounded_aws_calls(api, aws_calls):
         assert api.post("/signup", signup_body()).status == 201
     assert calls.count("dynamodb") == 2  # uniqueness pre-check + the transaction
     assert calls.count("ses") == 1
-
-

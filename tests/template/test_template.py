@@ -69,9 +69,16 @@ def test_every_template_route_has_its_handler_and_back(template, monkeypatch):
 def test_functions_get_only_the_actions_they_need(template):
     raw = template.document
     allowed = {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-        "dynamodb:ConditionCheckItem", "dynamodb:Query", "ses:SendRawEmail", "sns:Publish",
-        "kms:Encrypt", "kms:Decrypt",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+        "ses:SendRawEmail",
+        "sns:Publish",
+        "kms:Encrypt",
+        "kms:Decrypt",
     }
     for name, resource in raw["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -91,7 +98,9 @@ def test_sam_validate_lint_is_clean():
         pytest.fail(f"SAM CLI not installed at {SAM}: run through `make test`")
     result = subprocess.run(
         [SAM, "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "eu-central-1"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
@@ -105,7 +114,10 @@ def test_sam_build_makes_a_lambda_layer_of_linux_wheels(tmp_path):
     build_dir = tmp_path / "build"
     result = subprocess.run(
         [SAM, "build", "--template-file", str(TEMPLATE), "--build-dir", str(build_dir)],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runtime = re.search(r"Runtime:\s*python(\d+)\.(\d+)", TEMPLATE.read_text())

@@ -117,7 +117,7 @@ def test_schema_failures_are_422_with_locations_and_no_echo():
 
 def test_missing_body_and_wrong_top_level_type_are_422():
     for payload in (None, json.dumps([1, 2]), json.dumps("text")):
-        status, headers, body = call("/things", payload)
+        status, _headers, body = call("/things", payload)
         assert status == 422, payload
         assert body["code"] == "validation_error"
 

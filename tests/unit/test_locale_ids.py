@@ -40,7 +40,9 @@ def test_tokens_and_codes():
 
 @pytest.mark.parametrize("language", ["en", "de"])
 def test_verification_email_renders_in_both_languages_and_escapes_html(language):
-    rendered = render("verify_email", language, {"name": "<Eve>", "company": "A & B", "link": "https://x/verify-email?token=t"})
+    rendered = render(
+        "verify_email", language, {"name": "<Eve>", "company": "A & B", "link": "https://x/verify-email?token=t"}
+    )
     assert "https://x/verify-email?token=t" in rendered.text
     assert "<Eve>" in rendered.text and "&lt;Eve&gt;" in rendered.html and "<Eve>" not in rendered.html
     assert ("Confirm" in rendered.subject) == (language == "en")

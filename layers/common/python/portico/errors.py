@@ -62,7 +62,8 @@ class TooManyRequests(PorticoError):
     title = "Too Many Requests"
 
     def __init__(self, retry_after: int, detail: str | None = None, code: str | None = None):
-        super().__init__(detail or "Too many requests; try again later.", headers={"Retry-After": str(max(1, retry_after))})
+        retry = str(max(1, retry_after))
+        super().__init__(detail or "Too many requests; try again later.", headers={"Retry-After": retry})
         if code:
             self.code = code
 

@@ -10,7 +10,7 @@ service each, and ``lambda_handler = http.entry_point(app)``. Everything else li
 * 503 ``service_unavailable`` for any AWS failure (never a 500);
 * ``Cache-Control: no-store`` on every answer: this API hands out tokens and personal data, and
   no shared cache may keep any of it;
-* Powertools Logger (with the request's correlation id), Tracer and Metrics around the handler.
+* Powertools Logger (with the request's correlation id) and Metrics around the handler.
 """
 
 from __future__ import annotations
@@ -33,16 +33,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from portico.errors import (
+    InternalError,
     MalformedJson,
     NotFound,
     PayloadTooLarge,
     PorticoError,
     ServiceUnavailable,
-    InternalError,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from portico.observability import logger, metrics, tracer
+from portico.observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
@@ -107,8 +107,11 @@ def resolver() -> APIGatewayHttpResolver:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         logger.warning("AWS dependency failed", extra={"aws_error": code})
         metrics.add_metric(name="DependencyFailures", unit="Count", value=1)
-        return problem(ServiceUnavailable("A service Portico depends on is unavailable; try again shortly.",
-                                          headers={"Retry-After": "1"}))
+        return problem(
+            ServiceUnavailable(
+                "A service Portico depends on is unavailable; try again shortly.", headers={"Retry-After": "1"}
+            )
+        )
 
     @app.not_found
     def _on_not_found(exc: Exception) -> Response:
@@ -176,7 +179,6 @@ def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], 
     """The Lambda handler for a resolver, with observability and the pre-checks wired in."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rejected = _precheck(event)

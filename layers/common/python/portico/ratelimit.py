@@ -20,7 +20,7 @@ def cooldown(scope: str, subject: str, seconds: int) -> None:
     until = now + seconds
     try:
         store.put(
-            {**key, "until": int(math.ceil(until)), "ttl": int(until) + 60},
+            {**key, "until": math.ceil(until), "ttl": int(until) + 60},
             condition="attribute_not_exists(pk) OR #u <= :now",
             values={":now": int(now)},
             names={"#u": "until"},
@@ -44,4 +44,4 @@ def quota(scope: str, subject: str, limit: int, window_seconds: int) -> None:
             names={"#ttl": "ttl"},
         )
     except store.ConditionFailed:
-        raise TooManyRequests(int(math.ceil(window_end - now))) from None
+        raise TooManyRequests(math.ceil(window_end - now)) from None

@@ -64,8 +64,13 @@ def get(key: Mapping[str, str], *, consistent: bool = False) -> Item | None:
     return deserialize(raw) if raw else None
 
 
-def put(item: Mapping[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None,
-        names: Mapping[str, str] | None = None) -> None:
+def put(
+    item: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> None:
     args: dict[str, Any] = {"TableName": _table(), "Item": serialize(item)}
     if condition:
         args["ConditionExpression"] = condition
@@ -75,8 +80,14 @@ def put(item: Mapping[str, Any], *, condition: str | None = None, values: Mappin
         _raise_condition(exc)
 
 
-def update(key: Mapping[str, str], expression: str, *, condition: str | None = None,
-           values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> Item:
+def update(
+    key: Mapping[str, str],
+    expression: str,
+    *,
+    condition: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Item:
     """Apply an update expression; returns the item as it is afterwards."""
     args: dict[str, Any] = {
         "TableName": _table(),
@@ -93,9 +104,16 @@ def update(key: Mapping[str, str], expression: str, *, condition: str | None = N
     return deserialize(answer.get("Attributes", {}))
 
 
-def query(key_condition: str, values: Mapping[str, Any], *, index: str | None = None, limit: int | None = None,
-          forward: bool = True, start: Mapping[str, Any] | None = None,
-          names: Mapping[str, str] | None = None) -> tuple[list[Item], Item | None]:
+def query(
+    key_condition: str,
+    values: Mapping[str, Any],
+    *,
+    index: str | None = None,
+    limit: int | None = None,
+    forward: bool = True,
+    start: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> tuple[list[Item], Item | None]:
     """One page of a query: the items and the key to continue from (None at the end)."""
     args: dict[str, Any] = {
         "TableName": _table(),
@@ -125,10 +143,20 @@ def put_op(item: Mapping[str, Any], condition: str | None = None, values: Mappin
     return {"Put": op}
 
 
-def update_op(key: Mapping[str, str], expression: str, condition: str | None = None,
-              values: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> dict:
-    op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "UpdateExpression": expression,
-                          **_values(values), **_names(names)}
+def update_op(
+    key: Mapping[str, str],
+    expression: str,
+    condition: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict:
+    op: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": serialize(key),
+        "UpdateExpression": expression,
+        **_values(values),
+        **_names(names),
+    }
     if condition:
         op["ConditionExpression"] = condition
     return {"Update": op}
@@ -142,8 +170,14 @@ def delete_op(key: Mapping[str, str], condition: str | None = None, values: Mapp
 
 
 def condition_op(key: Mapping[str, str], condition: str, values: Mapping[str, Any] | None = None) -> dict:
-    return {"ConditionCheck": {"TableName": _table(), "Key": serialize(key), "ConditionExpression": condition,
-                               **_values(values)}}
+    return {
+        "ConditionCheck": {
+            "TableName": _table(),
+            "Key": serialize(key),
+            "ConditionExpression": condition,
+            **_values(values),
+        }
+    }
 
 
 def transact(ops: Sequence[dict]) -> None:
@@ -153,9 +187,7 @@ def transact(ops: Sequence[dict]) -> None:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons and all(
-                r in ("None", "ConditionalCheckFailed") for r in reasons
-            ):
+            if "ConditionalCheckFailed" in reasons and all(r in ("None", "ConditionalCheckFailed") for r in reasons):
                 raise TransactionFailed(reasons) from None
         raise
 

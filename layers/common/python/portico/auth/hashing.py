@@ -26,7 +26,11 @@ def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher, Type
 
     return PasswordHasher(
-        time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, hash_len=32, salt_len=16,
+        time_cost=TIME_COST,
+        memory_cost=MEMORY_COST_KIB,
+        parallelism=PARALLELISM,
+        hash_len=32,
+        salt_len=16,
         type=Type.ID,
     )
 

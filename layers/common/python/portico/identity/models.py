@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Language = Literal["en", "de"]
+
+
+def _email(value: str) -> str:
+    """RFC 5322/6531 syntax via email-validator, imported on first use (it compiles many regexes,
+    a cold-start cost only the routes that take an email should pay). The address keeps the
+    user's spelling; the domain is normalised (lower case, IDNA)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+
+
 # One line of human text: no control characters, trimmed, bounded.
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Email = Annotated[EmailStr, Field(max_length=254)]
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 
 

@@ -43,11 +43,16 @@ def _verification_token(user_id: str, address: str) -> tuple[str, dict]:
 
 
 def _send_verification(address: str, name: str, company: str, language: str, secret: str) -> None:
-    email.send(address, "verify_email", language, {
-        "name": name,
-        "company": company,
-        "link": settings().link("verify-email", secret),
-    })
+    email.send(
+        address,
+        "verify_email",
+        language,
+        {
+            "name": name,
+            "company": company,
+            "link": settings().link("verify-email", secret),
+        },
+    )
 
 
 def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResult:
@@ -144,8 +149,9 @@ def resend_verification(body: ResendVerificationRequest) -> None:
         return  # verified, or another resend won the race: that one sends its own link
     account = repository.owned_account(user_id)
     try:
-        _send_verification(user["email"], user["name"], account["name"] if account else "",
-                           user.get("language", "en"), secret)
+        _send_verification(
+            user["email"], user["name"], account["name"] if account else "", user.get("language", "en"), secret
+        )
     except Exception:
         # The earlier link keeps working, as if this resend never happened.
         repository.restore_verification_token(user_id, token["token_hash"], previous)

@@ -23,8 +23,9 @@ class Attachment:
     data: bytes
 
 
-def send(to: str, template: str, language: str, values: dict[str, str],
-         attachments: tuple[Attachment, ...] = ()) -> str:
+def send(
+    to: str, template: str, language: str, values: dict[str, str], attachments: tuple[Attachment, ...] = ()
+) -> str:
     """Render ``template`` in ``language`` and send it to ``to``; returns the SES message id."""
     rendered = render(template, language, values)
     message = EmailMessage()

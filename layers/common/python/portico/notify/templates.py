@@ -32,7 +32,8 @@ def _read(filename: str) -> str:
 
 
 def render(name: str, language: str, values: dict[str, str]) -> Rendered:
-    lang = language if language in SUPPORTED_LANGUAGES and (_DIR / f"{name}.{language}.txt").exists() else DEFAULT_LANGUAGE
+    available = language in SUPPORTED_LANGUAGES and (_DIR / f"{name}.{language}.txt").exists()
+    lang = language if available else DEFAULT_LANGUAGE
     head, _, body = _read(f"{name}.{lang}.txt").partition("\n\n")
     if not head.startswith("Subject: "):
         raise ValueError(f"template {name}.{lang}.txt lacks its Subject line")
