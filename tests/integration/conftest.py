@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from infra.local.cfn import Template
-from infra.local.outbox import install as install_outbox
 from infra.local.outbox import messages as read_outbox
 from portico import aws, config, store
 from portico import clock as portico_clock
@@ -45,7 +44,6 @@ def clock():
 
 @pytest.fixture
 def template_env(monkeypatch):
-    install_outbox(portico_clock.timestamp)
     with mock_aws():
         template = Template.load(ROOT / "template.yaml", parameters={"PublicUrl": "https://app.portico.test"})
         template.provision()
