@@ -1,10 +1,19 @@
-"""Auth routes: sign-up and email verification (contract section 2)."""
+"""Auth routes: sign-up, email verification, login steps, logout, password recovery."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from portico import http
+from portico import access, http
+from portico.auth import login, passwords, sessions
+from portico.auth.models import (
+    ForgotPasswordRequest,
+    LoginRequest,
+    LoginStep,
+    PasswordStepRequest,
+    ResetPasswordRequest,
+    ResetResult,
+)
 from portico.identity import signup
 from portico.identity.models import (
     ResendVerificationRequest,
@@ -18,21 +27,59 @@ app = http.resolver()
 
 
 @app.post("/signup")
+@access.public
 def sign_up(body: SignupRequest) -> Response[SignupResult]:
     request = http.meta(app)
     return http.created(signup.sign_up(body, ip=request.ip, accept_language=request.accept_language))
 
 
 @app.post("/auth/verify-email")
+@access.public
 def verify_email(body: VerifyEmailRequest) -> VerifyEmailResult:
     signup.verify_email(body)
     return VerifyEmailResult()
 
 
 @app.post("/auth/verify-email/resend")
+@access.public
 def resend_verification(body: ResendVerificationRequest) -> Response[dict]:
     signup.resend_verification(body)
     return http.accepted()
+
+
+@app.post("/auth/login")
+@access.public
+def log_in(body: LoginRequest) -> Response[LoginStep]:
+    request = http.meta(app)
+    return http.step(login.login(body, ip=request.ip, user_agent=request.user_agent))
+
+
+@app.post("/auth/login/password")
+@access.public
+def set_expired_password(body: PasswordStepRequest) -> Response[LoginStep]:
+    request = http.meta(app)
+    return http.step(login.change_expired_password(body, ip=request.ip, user_agent=request.user_agent))
+
+
+@app.post("/auth/logout")
+@access.user
+def log_out() -> Response[None]:
+    sessions.revoke(access.caller(app).session)
+    return http.no_content()
+
+
+@app.post("/auth/password/forgot")
+@access.public
+def forgot_password(body: ForgotPasswordRequest) -> Response[dict]:
+    passwords.forgot(body, ip=http.meta(app).ip)
+    return http.accepted()
+
+
+@app.post("/auth/password/reset")
+@access.public
+def reset_password(body: ResetPasswordRequest) -> ResetResult:
+    passwords.reset(body, ip=http.meta(app).ip)
+    return ResetResult()
 
 
 lambda_handler = http.entry_point(app)

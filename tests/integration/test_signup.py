@@ -33,9 +33,12 @@ def test_signup_creates_test_account_owner_and_sends_verification(api, outbox):
     membership = store.get(keys.membership(answer.body["account_id"], answer.body["user_id"]))
     assert membership["owner"] is True and membership["full_access"] is True and membership["status"] == "active"
     user = store.get(keys.user(answer.body["user_id"]))
-    assert user["email_verified"] is False
-    assert user["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=1$")
-    assert STRONG not in json.dumps(user, default=str)
+    assert user["name"] == "Ada Lovelace" and user["email"] == "ada@example.com"
+    credential = store.get(keys.credential("ada@example.com"))
+    assert credential["user_id"] == answer.body["user_id"]
+    assert credential["email_verified"] is False
+    assert credential["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=1$")
+    assert STRONG not in json.dumps([user, credential], default=str)
 
     [message] = outbox("ada@example.com")
     assert message["subject"].startswith("Confirm your email address")
@@ -57,7 +60,8 @@ def test_verify_once_then_reuse_is_invalid(api, outbox):
     token = token_from(outbox("ada@example.com")[0])
     first = api.post("/auth/verify-email", {"token": token})
     assert first.status == 200 and first.body == {"status": "verified"}
-    assert store.get(keys.user(created["user_id"]))["email_verified"] is True
+    credential = store.get(keys.credential("ada@example.com"))
+    assert credential["email_verified"] is True and credential["user_id"] == created["user_id"]
     again = api.post("/auth/verify-email", {"token": token})
     assert again.status == 400 and again.body["code"] == "invalid_token"
 
@@ -93,7 +97,7 @@ def test_concurrent_signups_with_one_email_make_one_user(api):
     [t.join() for t in threads]
     assert sorted(results) == [201] + [409] * 5
     members, _ = store.query(
-        "gsi1pk = :u", {":u": f"USER#{store.get(keys.email_guard('ada@example.com'))['user_id']}"}, index="gsi1"
+        "gsi1pk = :u", {":u": f"USER#{store.get(keys.credential('ada@example.com'))['user_id']}"}, index="gsi1"
     )
     assert len(members) == 1
 

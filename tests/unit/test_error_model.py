@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from pydantic import BaseModel, ConfigDict
 
-from portico import errors, http
+from portico import access, errors, http
 
 
 class Body(BaseModel):
@@ -20,33 +20,44 @@ app = http.resolver()
 
 
 @app.post("/things")
+@access.public
 def create(body: Body) -> dict:
     return {"name": body.name}
 
 
 @app.post("/conflict")
+@access.public
 def conflict() -> dict:
     raise errors.EmailTaken("taken")
 
 
 @app.post("/throttled")
+@access.public
 def throttled() -> dict:
     raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem")
 
 
 @app.post("/timeout")
+@access.public
 def timeout() -> dict:
     raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
 
 @app.post("/bug")
+@access.public
 def bug() -> dict:
     raise RuntimeError("boom")
 
 
 @app.post("/limited")
+@access.public
 def limited() -> dict:
     raise errors.TooManyRequests(42)
+
+
+@app.post("/undeclared")
+def undeclared() -> dict:
+    return {"leaked": True}
 
 
 handler = http.entry_point(app)
@@ -177,3 +188,10 @@ def test_rate_limited_carries_retry_after():
     assert status == 429
     assert headers["Retry-After"] == "42"
     assert body["code"] == "too_many_requests"
+
+
+def test_route_without_access_declaration_fails_closed():
+    status, headers, body = call("/undeclared", "{}")
+    assert status == 403
+    assert_problem(headers, body, 403, "forbidden")
+    assert "leaked" not in json.dumps(body)

@@ -39,3 +39,8 @@ def now() -> datetime:
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, as the API speaks it."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso_epoch(epoch: float) -> str:
+    """An epoch-seconds value as the API speaks time."""
+    return iso(datetime.fromtimestamp(epoch, tz=UTC))

@@ -32,6 +32,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from portico import access
 from portico.errors import (
     InternalError,
     MalformedJson,
@@ -117,6 +118,7 @@ def resolver() -> APIGatewayHttpResolver:
     def _on_not_found(exc: Exception) -> Response:
         return problem(NotFound("No such resource."))
 
+    access.install(app)
     return app
 
 
@@ -137,6 +139,15 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
         user_agent=(http.user_agent or "")[:512],
         accept_language=event.headers.get("accept-language", "") or "",
     )
+
+
+def step(model: BaseModel) -> Response:
+    """A login step: only the fields its status uses."""
+    return Response(status_code=200, content_type=JSON, body=model.model_dump(exclude_none=True))
+
+
+def no_content() -> Response:
+    return Response(status_code=204, body="")
 
 
 def created(model: BaseModel, status: int = 201) -> Response:

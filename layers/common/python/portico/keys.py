@@ -8,13 +8,18 @@ Access patterns:
 =====================================  ====================================================
 pattern                                key
 =====================================  ====================================================
-user by id                             pk=USER#<user_id>          sk=PROFILE
-user id by email (uniqueness guard)    pk=EMAIL#<email lower>     sk=EMAIL
+user profile by id                     pk=USER#<user_id>          sk=PROFILE
+login credential by email (unique)     pk=EMAIL#<email lower>     sk=CREDENTIAL
+passwords expiring on a day            gsi1pk=PWEXP#<yyyy-mm-dd>  gsi1sk=<user_id>
 account by id                          pk=ACCOUNT#<account_id>    sk=ACCOUNT
 membership of a user in an account     pk=ACCOUNT#<account_id>    sk=MEMBER#<user_id>
 members of an account                  pk=ACCOUNT#<account_id>    sk begins_with MEMBER#
 accounts of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with MEMBER#
 one-time token by its hash             pk=TOKEN#<sha256>          sk=TOKEN
+login challenge by its hash            pk=CHALLENGE#<sha256>      sk=CHALLENGE
+session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
+sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
+audit records of an account            pk=AUDIT#<account_id>      sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
 =====================================  ====================================================
 """
@@ -26,8 +31,14 @@ def user(user_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
-def email_guard(email: str) -> dict[str, str]:
-    return {"pk": f"EMAIL#{normalise_email(email)}", "sk": "EMAIL"}
+def credential(email: str) -> dict[str, str]:
+    """The login credential, keyed by the login name so a login step reads one item; its
+    conditional creation is also what keeps emails unique."""
+    return {"pk": f"EMAIL#{normalise_email(email)}", "sk": "CREDENTIAL"}
+
+
+def expiry_index(day: str, user_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"PWEXP#{day}", "gsi1sk": user_id}
 
 
 def account(account_id: str) -> dict[str, str]:
@@ -45,6 +56,22 @@ def membership_index(account_id: str, user_id: str) -> dict[str, str]:
 
 def token(token_hash: str) -> dict[str, str]:
     return {"pk": f"TOKEN#{token_hash}", "sk": "TOKEN"}
+
+
+def challenge(challenge_hash: str) -> dict[str, str]:
+    return {"pk": f"CHALLENGE#{challenge_hash}", "sk": "CHALLENGE"}
+
+
+def session(token_hash: str) -> dict[str, str]:
+    return {"pk": f"SESSION#{token_hash}", "sk": "SESSION"}
+
+
+def session_index(user_id: str, session_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"USER#{user_id}", "gsi1sk": f"SESSION#{session_id}"}
+
+
+def audit(account_id: str, at: str, event_id: str) -> dict[str, str]:
+    return {"pk": f"AUDIT#{account_id}", "sk": f"{at}#{event_id}"}
 
 
 def rate(scope: str, subject: str, window: str) -> dict[str, str]:

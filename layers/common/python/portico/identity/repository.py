@@ -1,13 +1,13 @@
-"""DynamoDB access for users, accounts, memberships and email-verification tokens.
+"""DynamoDB access for sign-up and email verification: credentials, users, accounts, memberships,
+verification tokens.
 
-The only module of the identity domain that touches the table. Invariants are conditions on the
-writes themselves:
+Invariants are conditions on the writes themselves:
 
-* an email belongs to at most one user: a guard item ``EMAIL#<email>`` is put with
+* an email belongs to at most one login: the credential ``EMAIL#<email>`` is put with
   ``attribute_not_exists`` in the same transaction that creates the user, so two concurrent
   sign-ups with one address give one user and one ``email_taken``;
 * a verification token is used once: marking it used is conditional on it not being used yet, in
-  one transaction with the user update that is conditional on the token still being the user's
+  one transaction with the credential update that is conditional on the token still being the
   current one (a resend replaces it).
 """
 
@@ -25,6 +25,7 @@ VERIFY_EMAIL = "verify_email"
 class NewOwner:
     """Everything sign-up writes, built by the service and stored all-or-nothing."""
 
+    credential: dict[str, Any]
     user: dict[str, Any]
     account: dict[str, Any]
     membership: dict[str, Any]
@@ -37,17 +38,15 @@ class EmailTaken(Exception):
 
 def create_owner(new: NewOwner) -> None:
     user_id = new.user["user_id"]
-    guard = {**keys.email_guard(new.user["email"]), "user_id": user_id}
+    account_id = new.account["account_id"]
     ops = [
-        store.put_op(guard, condition="attribute_not_exists(pk)"),
-        store.put_op({**keys.user(user_id), **new.user}, condition="attribute_not_exists(pk)"),
-        store.put_op({**keys.account(new.account["account_id"]), **new.account}, condition="attribute_not_exists(pk)"),
         store.put_op(
-            {
-                **keys.membership(new.account["account_id"], user_id),
-                **keys.membership_index(new.account["account_id"], user_id),
-                **new.membership,
-            },
+            {**keys.credential(new.credential["email"]), **new.credential}, condition="attribute_not_exists(pk)"
+        ),
+        store.put_op({**keys.user(user_id), **new.user}, condition="attribute_not_exists(pk)"),
+        store.put_op({**keys.account(account_id), **new.account}, condition="attribute_not_exists(pk)"),
+        store.put_op(
+            {**keys.membership(account_id, user_id), **keys.membership_index(account_id, user_id), **new.membership},
             condition="attribute_not_exists(pk)",
         ),
         store.put_op({**keys.token(new.token["token_hash"]), **new.token}, condition="attribute_not_exists(pk)"),
@@ -64,10 +63,9 @@ def remove_owner(new: NewOwner) -> None:
     """Undo :func:`create_owner` (its email could not be sent); only items it created are removed."""
     user_id = new.user["user_id"]
     account_id = new.account["account_id"]
-    mine = "user_id = :u"
     store.transact(
         [
-            store.delete_op(keys.email_guard(new.user["email"]), condition=mine, values={":u": user_id}),
+            store.delete_op(keys.credential(new.credential["email"]), condition="user_id = :u", values={":u": user_id}),
             store.delete_op(keys.user(user_id)),
             store.delete_op(keys.account(account_id)),
             store.delete_op(keys.membership(account_id, user_id)),
@@ -76,13 +74,16 @@ def remove_owner(new: NewOwner) -> None:
     )
 
 
-def user_id_by_email(email: str) -> str | None:
-    guard = store.get(keys.email_guard(email))
-    return str(guard["user_id"]) if guard else None
+def get_credential(email: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    return store.get(keys.credential(email), consistent=consistent)
 
 
-def get_user(user_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-    return store.get(keys.user(user_id), consistent=consistent)
+def get_user(user_id: str) -> dict[str, Any] | None:
+    return store.get(keys.user(user_id))
+
+
+def get_account(account_id: str) -> dict[str, Any] | None:
+    return store.get(keys.account(account_id))
 
 
 def get_token(token_hash: str) -> dict[str, Any] | None:
@@ -95,16 +96,16 @@ def _is_current(previous: str | None) -> tuple[str, dict[str, Any]]:
     return "verify_token_hash = :prev", {":prev": previous}
 
 
-def replace_verification_token(user_id: str, token: dict[str, Any], previous: str | None) -> bool:
-    """Make ``token`` the user's only valid verification token, if ``previous`` still is and the
-    email is still unverified. False when that no longer holds."""
+def replace_verification_token(email: str, token: dict[str, Any], previous: str | None) -> bool:
+    """Make ``token`` the only valid verification token, if ``previous`` still is and the email is
+    still unverified. False when that no longer holds."""
     current, values = _is_current(previous)
     try:
         store.transact(
             [
                 store.put_op({**keys.token(token["token_hash"]), **token}, condition="attribute_not_exists(pk)"),
                 store.update_op(
-                    keys.user(user_id),
+                    keys.credential(email),
                     "SET verify_token_hash = :h",
                     condition=f"attribute_exists(pk) AND email_verified = :false AND {current}",
                     values={":h": token["token_hash"], ":false": False, **values},
@@ -116,14 +117,14 @@ def replace_verification_token(user_id: str, token: dict[str, Any], previous: st
     return True
 
 
-def restore_verification_token(user_id: str, token_hash: str, previous: str | None) -> None:
+def restore_verification_token(email: str, token_hash: str, previous: str | None) -> None:
     """Undo :func:`replace_verification_token` (its email could not be sent)."""
     expression = "SET verify_token_hash = :prev" if previous else "REMOVE verify_token_hash"
     store.transact(
         [
             store.delete_op(keys.token(token_hash)),
             store.update_op(
-                keys.user(user_id),
+                keys.credential(email),
                 expression,
                 condition="verify_token_hash = :h",
                 values={":h": token_hash, **({":prev": previous} if previous else {})},
@@ -132,18 +133,7 @@ def restore_verification_token(user_id: str, token_hash: str, previous: str | No
     )
 
 
-def owned_account(user_id: str) -> dict[str, Any] | None:
-    """The account the user owns (the one created at sign-up), if any."""
-    memberships, _ = store.query(
-        "gsi1pk = :u AND begins_with(gsi1sk, :m)", {":u": f"USER#{user_id}", ":m": "MEMBER#"}, index="gsi1", limit=100
-    )
-    for membership in memberships:
-        if membership.get("owner"):
-            return store.get(keys.account(str(membership["account_id"])))
-    return None
-
-
-def consume_verification(token_hash: str, user_id: str, now_iso: str, now_epoch: int) -> bool:
+def consume_verification(token_hash: str, email: str, now_iso: str, now_epoch: int) -> bool:
     """Mark the token used and the email verified, atomically; False if the token is not usable."""
     try:
         store.transact(
@@ -156,7 +146,7 @@ def consume_verification(token_hash: str, user_id: str, now_iso: str, now_epoch:
                     values={":now": now_iso, ":kind": VERIFY_EMAIL, ":epoch": now_epoch},
                 ),
                 store.update_op(
-                    keys.user(user_id),
+                    keys.credential(email),
                     "SET email_verified = :true, email_verified_at = :now REMOVE verify_token_hash",
                     condition="verify_token_hash = :h",
                     values={":true": True, ":now": now_iso, ":h": token_hash},

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portico import clock, ids, ratelimit
-from portico.auth import captcha, hashing
-from portico.auth.policy import PasswordPolicy, check_password
+from portico.accounts.security import Effective
+from portico.auth import captcha, hashing, passwords
+from portico.auth.policy import check_password
 from portico.config import settings
 from portico.errors import EmailTaken, InvalidToken, WeakPassword
 from portico.identity import repository
@@ -57,30 +58,38 @@ def _send_verification(address: str, name: str, company: str, language: str, sec
 
 def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResult:
     captcha.require(body.captcha_token, ip)
-    reasons = check_password(body.password, PasswordPolicy(), personal=(body.name, body.email, body.company))
+    security = Effective()  # a new test account starts with the default security settings
+    reasons = check_password(body.password, security.password_policy, personal=(body.name, body.email, body.company))
     if reasons:
         raise WeakPassword(reasons)
-    if repository.user_id_by_email(body.email):
+    if repository.get_credential(body.email):
         # Fast path before the expensive hash; the transaction below is what guarantees uniqueness.
         raise EmailTaken("An account with this email address already exists.")
 
     language = negotiate(body.language, accept_language)
-    now = clock.iso(clock.now())
+    now = clock.now()
     user_id, account_id = ids.new_id("usr"), ids.new_id("acc")
     secret, token = _verification_token(user_id, body.email)
     new = repository.NewOwner(
+        credential={
+            "user_id": user_id,
+            "email": body.email,
+            "name": body.name,
+            "language": language,
+            "email_verified": False,
+            "verify_token_hash": token["token_hash"],
+            "account_ids": [account_id],
+            "security": security.to_item(),
+            "failed_count": 0,
+            "version": 0,
+            **passwords.new_password_fields(hashing.hash_password(body.password), now, security, user_id),
+        },
         user={
             "user_id": user_id,
             "email": body.email,
             "name": body.name,
             "language": language,
-            "password_hash": hashing.hash_password(body.password),
-            "password_changed_at": now,
-            "password_history": [],
-            "email_verified": False,
-            "verify_token_hash": token["token_hash"],
-            "status": "active",
-            "created_at": now,
+            "created_at": clock.iso(now),
         },
         account={
             "account_id": account_id,
@@ -88,16 +97,17 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
             "mode": "test",
             "owner_user_id": user_id,
             "language": language,
-            "created_at": now,
+            "created_at": clock.iso(now),
         },
         membership={
             "account_id": account_id,
             "user_id": user_id,
+            "email": body.email,
             "owner": True,
             "full_access": True,
             "rights": [],
             "status": "active",
-            "created_at": now,
+            "created_at": clock.iso(now),
         },
         token=token,
     )
@@ -128,7 +138,7 @@ def verify_email(body: VerifyEmailRequest) -> None:
         or token.get("kind") != repository.VERIFY_EMAIL
         or "used_at" in token
         or int(token["expires_at"]) <= int(now.timestamp())
-        or not repository.consume_verification(token_hash, str(token["user_id"]), clock.iso(now), int(now.timestamp()))
+        or not repository.consume_verification(token_hash, str(token["email"]), clock.iso(now), int(now.timestamp()))
     ):
         raise InvalidToken("This link is invalid, used or expired. Request a new one.")
     metrics.add_metric(name="EmailsVerified", unit="Count", value=1)
@@ -139,20 +149,25 @@ def resend_verification(body: ResendVerificationRequest) -> None:
     """Send a fresh link if the address belongs to an unverified user; the answer never tells."""
     ratelimit.cooldown("verify-resend", body.email.lower(), RESEND_COOLDOWN_SECONDS)
     ratelimit.quota("verify-resend", body.email.lower(), RESEND_PER_HOUR, 3600)
-    user_id = repository.user_id_by_email(body.email)
-    user = repository.get_user(user_id) if user_id else None
-    if not user or user.get("email_verified"):
+    credential = repository.get_credential(body.email, consistent=True)
+    if not credential or credential.get("email_verified"):
         return
-    secret, token = _verification_token(user_id, user["email"])
-    previous = user.get("verify_token_hash")
-    if not repository.replace_verification_token(user_id, token, previous):
+    user_id, address = str(credential["user_id"]), str(credential["email"])
+    secret, token = _verification_token(user_id, address)
+    previous = credential.get("verify_token_hash")
+    if not repository.replace_verification_token(address, token, previous):
         return  # verified, or another resend won the race: that one sends its own link
-    account = repository.owned_account(user_id)
+    user = repository.get_user(user_id) or {}
+    account = repository.get_account(str(credential["account_ids"][0])) if credential.get("account_ids") else None
     try:
         _send_verification(
-            user["email"], user["name"], account["name"] if account else "", user.get("language", "en"), secret
+            address,
+            str(user.get("name", "")),
+            str(account["name"]) if account else "",
+            str(user.get("language", "en")),
+            secret,
         )
     except Exception:
         # The earlier link keeps working, as if this resend never happened.
-        repository.restore_verification_token(user_id, token["token_hash"], previous)
+        repository.restore_verification_token(address, token["token_hash"], previous)
         raise

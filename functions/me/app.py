@@ -1,0 +1,42 @@
+"""Routes of the logged-in user about themselves: sessions and password."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from portico import access, http
+from portico.auth import passwords, sessions
+from portico.auth.models import ChangePasswordRequest, SessionList
+
+app = http.resolver()
+
+
+@app.get("/me/sessions")
+@access.user
+def list_sessions() -> SessionList:
+    return SessionList.model_validate({"items": sessions.listing(access.caller(app).session)})
+
+
+@app.delete("/me/sessions/<session_id>")
+@access.user
+def revoke_session(session_id: str) -> Response[None]:
+    sessions.revoke_one(access.caller(app).session, session_id)
+    return http.no_content()
+
+
+@app.delete("/me/sessions")
+@access.user
+def revoke_other_sessions() -> Response[None]:
+    current = access.caller(app).session
+    sessions.revoke_all(current.user_id, except_hash=current.token_hash)
+    return http.no_content()
+
+
+@app.post("/me/password")
+@access.user
+def change_password(body: ChangePasswordRequest) -> Response[None]:
+    passwords.change(access.caller(app).session, body, ip=http.meta(app).ip)
+    return http.no_content()
+
+
+lambda_handler = http.entry_point(app)

@@ -1,0 +1,57 @@
+"""The audit log: append-only records of who did what to whom, when and from where.
+
+Records are written in the same transaction as the change they describe (``put_ops``), so an
+action and its record exist together or not at all. No code path updates or deletes them; DynamoDB
+TTL is not set on them. Each record is written under every account it concerns: a login event of
+a user in two accounts appears in both accounts' logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from portico import clock, ids, keys, store
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str  # "user", "system", "anonymous"
+    id: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    action: str  # e.g. "login.succeeded", "login.failed", "login.locked", "password.changed"
+    actor: Actor
+    target: dict[str, Any] | None = None
+    ip: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
+    at = clock.iso(clock.now())
+    event_id = ids.new_id("evt")
+    record = {
+        "event_id": event_id,
+        "at": at,
+        "action": event.action,
+        "actor": {k: v for k, v in vars(event.actor).items() if v is not None},
+        "target": event.target,
+        "ip": event.ip,
+        "details": event.details or None,
+    }
+    return [
+        store.put_op(
+            {**keys.audit(account_id, at, event_id), "account_id": account_id, **record},
+            condition="attribute_not_exists(pk)",
+        )
+        for account_id in account_ids
+    ]
+
+
+def record(event: Event, account_ids: list[str]) -> None:
+    ops = put_ops(event, account_ids)
+    if ops:
+        store.transact(ops)

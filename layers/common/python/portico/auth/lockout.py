@@ -1,0 +1,72 @@
+"""Lockout arithmetic (contract section 3), pure so it can be tested on its own.
+
+After ``THRESHOLD`` consecutive failures for one login, attempts are refused for a period that
+starts at 1 s and doubles with every further failure, up to ``MAX_LOCK_SECONDS``; a correct
+password is refused too while locked, and success resets the count. Independently, no login
+takes more than ``HOURLY_CAP`` failures in one clock hour: once reached, it is locked until the
+hour ends. Failures of the second factor count the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+THRESHOLD = 5
+MAX_LOCK_SECONDS = 15 * 60
+HOURLY_CAP = 100
+HOUR = 3600
+
+
+def lock_seconds(failures: int) -> int:
+    """How long the login stays locked after its ``failures``-th consecutive failure."""
+    if failures < THRESHOLD:
+        return 0
+    return min(MAX_LOCK_SECONDS, 2 ** (failures - THRESHOLD))
+
+
+@dataclass(frozen=True)
+class State:
+    failed_count: int = 0
+    last_failure_at: float = 0.0
+    hour: int = 0
+    hour_failures: int = 0
+
+    @classmethod
+    def of(cls, item: dict) -> State:
+        return cls(
+            failed_count=int(item.get("failed_count", 0)),
+            last_failure_at=float(item.get("last_failure_at", 0)),
+            hour=int(item.get("failure_hour", 0)),
+            hour_failures=int(item.get("hour_failures", 0)),
+        )
+
+    def locked_for(self, now: float) -> int:
+        """Seconds until the next attempt is allowed (0: not locked)."""
+        waits = [0.0]
+        if self.failed_count >= THRESHOLD:
+            waits.append(self.last_failure_at + lock_seconds(self.failed_count) - now)
+        if self.hour == int(now // HOUR) and self.hour_failures >= HOURLY_CAP:
+            waits.append((self.hour + 1) * HOUR - now)
+        wait = max(waits)
+        return 0 if wait <= 0 else max(1, int(-(-wait // 1)))
+
+    def after_failure(self, now: float) -> State:
+        hour = int(now // HOUR)
+        return State(
+            failed_count=self.failed_count + 1,
+            last_failure_at=now,
+            hour=hour,
+            hour_failures=(self.hour_failures if hour == self.hour else 0) + 1,
+        )
+
+    def after_success(self) -> State:
+        """Consecutive failures reset; the hour's count stands (it caps guessing, not users)."""
+        return State(failed_count=0, last_failure_at=0.0, hour=self.hour, hour_failures=self.hour_failures)
+
+    def to_item(self) -> dict:
+        return {
+            "failed_count": self.failed_count,
+            "last_failure_at": int(self.last_failure_at),
+            "failure_hour": self.hour,
+            "hour_failures": self.hour_failures,
+        }

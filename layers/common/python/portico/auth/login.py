@@ -1,0 +1,213 @@
+"""The login step machine (contract section 3).
+
+``POST /auth/login`` checks the password, then walks the steps in their fixed order: a password
+change when the password expired or was reset by an admin, then the second factor (or its
+enrollment when an account of the user enforces 2FA), then a session. Each step that is not the
+last answers with a *challenge*: a single-purpose token for exactly the next step, valid 10
+minutes, stored as a hash and consumed by a conditional delete.
+
+Lockout (:mod:`portico.auth.lockout`): every attempt is first recorded as a failure, conditional on
+the lockout state it read, and only then verified, so parallel guesses cannot exceed the limit.
+Unknown emails cost the same work as known ones (a dummy Argon2 verification, one read and one
+write) and get the same answer, ``401 invalid_credentials``.
+
+A login step costs at most three DynamoDB calls: read the credential, record the attempt, then one
+transaction with the outcome (lockout reset, session or challenge, audit records).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico import audit, clock, ids, ratelimit, store
+from portico.accounts.security import Effective
+from portico.auth import captcha, hashing, lockout, passwords, repository, sessions
+from portico.auth.models import LoginRequest, LoginStep, PasswordStepRequest, UserSummary
+from portico.errors import PorticoError, TooManyRequests, WeakPassword
+from portico.observability import logger, metrics
+
+CHALLENGE_SECONDS = 10 * 60
+CAPTCHA_AFTER_FAILURES = 3
+_ATTEMPT_RETRIES = 3
+
+
+class InvalidChallenge(PorticoError):
+    status = 401
+    code = "invalid_challenge"
+    title = "Invalid Challenge"
+
+
+class EmailNotVerified(PorticoError):
+    status = 403
+    code = "email_not_verified"
+    title = "Email Not Verified"
+
+
+def _too_many(seconds: int) -> TooManyRequests:
+    return TooManyRequests(seconds, "Too many failed attempts; try again later.", code="too_many_attempts")
+
+
+def _actor(credential: dict[str, Any]) -> audit.Actor:
+    return audit.Actor("user", str(credential["user_id"]), str(credential["email"]))
+
+
+def _accounts(credential: dict[str, Any]) -> list[str]:
+    return [str(a) for a in credential.get("account_ids") or []]
+
+
+def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: str) -> tuple[dict, lockout.State]:
+    """Refuse a locked login, else record this attempt as a failure; returns the credential and the
+    lockout state before the attempt. Unknown emails end here, after the same work."""
+    for _ in range(_ATTEMPT_RETRIES):
+        now = clock.timestamp()
+        credential = repository.get_credential(email)
+        if credential is None:
+            ratelimit_unknown(email)
+            hashing.verify(hashing.dummy_hash(), password)
+            metrics.add_metric(name="LoginFailures", unit="Count", value=1)
+            raise passwords.InvalidCredentials("The email or password is not correct.")
+        state = lockout.State.of(credential)
+        wait = state.locked_for(now)
+        if wait:
+            metrics.add_metric(name="LockedOutAttempts", unit="Count", value=1)
+            raise _too_many(wait)
+        if state.failed_count >= CAPTCHA_AFTER_FAILURES:
+            captcha.require(captcha_token, ip)
+        if repository.record_attempt(email, int(credential["version"]), state.after_failure(now).to_item()):
+            return credential, state
+    raise _too_many(1)
+
+
+def ratelimit_unknown(email: str) -> None:
+    """Unknown emails: the same write a known one costs, and a cap on probing one address."""
+    try:
+        ratelimit.quota("login-unknown", email.lower(), lockout.HOURLY_CAP, lockout.HOUR)
+    except TooManyRequests as limited:
+        raise _too_many(int(limited.headers["Retry-After"])) from None
+
+
+def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
+    credential, before = begin_attempt(body.email, captcha_token=body.captcha_token, ip=ip, password=body.password)
+    ok, needs_rehash = hashing.verify(str(credential["password_hash"]), body.password)
+    now = clock.timestamp()
+    if not ok:
+        failed = before.after_failure(now)
+        events = [audit.Event("login.failed", _actor(credential), None, ip, {"reason": "invalid_credentials"})]
+        if failed.locked_for(now):
+            events.append(
+                audit.Event(
+                    "login.locked",
+                    _actor(credential),
+                    None,
+                    ip,
+                    {"failures": failed.failed_count, "seconds": failed.locked_for(now)},
+                )
+            )
+            metrics.add_metric(name="Lockouts", unit="Count", value=1)
+        store.transact([op for event in events for op in audit.put_ops(event, _accounts(credential))])
+        metrics.add_metric(name="LoginFailures", unit="Count", value=1)
+        raise passwords.InvalidCredentials("The email or password is not correct.")
+
+    reset = before.after_success().to_item()
+    if not credential.get("email_verified"):
+        store.transact(repository.success_ops(body.email, reset))
+        raise EmailNotVerified("Confirm your email address first; we can send the link again.")
+    extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
+    if needs_rehash:
+        extra["password_hash"] = hashing.hash_password(body.password)
+    return _advance(
+        credential,
+        ops=repository.success_ops(body.email, reset, extra),
+        ip=ip,
+        user_agent=user_agent,
+        password_done=False,
+        mfa_done=False,
+    )
+
+
+def _advance(
+    credential: dict[str, Any], *, ops: list[dict], ip: str, user_agent: str, password_done: bool, mfa_done: bool
+) -> LoginStep:
+    """Answer the next step after the ones done, writing ``ops`` with it in one transaction."""
+    now = clock.timestamp()
+    reason = None if password_done else passwords.change_reason(credential, now)
+    if reason:
+        return _challenge(credential, "password_change", ops, password_done=False, reason=reason)
+    if credential.get("mfa_enabled") and not mfa_done:
+        return _challenge(credential, "mfa", ops, password_done=True)
+    if Effective.from_item(credential.get("security")).enforce_mfa and not credential.get("mfa_enabled"):
+        return _challenge(credential, "mfa_enrollment", ops, password_done=True)
+    token, item, put = sessions.new(credential, mfa=mfa_done, ip=ip, user_agent=user_agent)
+    event = audit.Event("login.succeeded", _actor(credential), None, ip, {"mfa": mfa_done})
+    store.transact([*ops, put, *audit.put_ops(event, _accounts(credential))])
+    metrics.add_metric(name="Logins", unit="Count", value=1)
+    logger.info("logged in", extra={"user_id": credential["user_id"], "session_id": item["session_id"]})
+    return LoginStep(
+        status="authenticated",
+        token=token,
+        expires_at=clock.iso_epoch(int(item["expires_at"])),
+        user=UserSummary(
+            user_id=str(credential["user_id"]),
+            email=str(credential["email"]),
+            name=str(credential.get("name", "")),
+            language=str(credential.get("language", "en")),
+        ),
+    )
+
+
+_STATUS = {
+    "password_change": "password_change_required",
+    "mfa": "mfa_required",
+    "mfa_enrollment": "mfa_enrollment_required",
+}
+
+
+def _challenge(
+    credential: dict[str, Any], purpose: str, ops: list[dict], *, password_done: bool, reason: str | None = None
+) -> LoginStep:
+    secret = ids.new_token()
+    expires = int(clock.timestamp()) + CHALLENGE_SECONDS
+    put = repository.challenge_put_op(
+        ids.digest(secret),
+        {
+            "purpose": purpose,
+            "user_id": credential["user_id"],
+            "email": credential["email"],
+            "password_done": password_done,
+            "expires_at": expires,
+            "ttl": expires + 3600,
+        },
+    )
+    store.transact([*ops, put])
+    return LoginStep(status=_STATUS[purpose], challenge=secret, reason=reason)  # type: ignore[arg-type]
+
+
+def take_challenge(secret: str, purpose: str) -> tuple[dict, dict, dict]:
+    """The challenge, the credential it is for, and the op that consumes it (write it with the
+    step's outcome: a challenge is used once, also under concurrency)."""
+    challenge_hash = ids.digest(secret)
+    challenge = repository.get_challenge(challenge_hash)
+    now = int(clock.timestamp())
+    if challenge is None or challenge.get("purpose") != purpose or int(challenge["expires_at"]) <= now:
+        raise InvalidChallenge("The challenge is invalid or expired; log in again.")
+    credential = repository.get_credential(str(challenge["email"]))
+    if credential is None or credential["user_id"] != challenge["user_id"]:
+        raise InvalidChallenge("The challenge is invalid or expired; log in again.")
+    return challenge, credential, repository.challenge_consume_op(challenge_hash, purpose, now)
+
+
+def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: str) -> LoginStep:
+    _, credential, consume = take_challenge(body.challenge, "password_change")
+    reasons = passwords.vet_new_password(credential, body.new_password)
+    if reasons:
+        raise WeakPassword(reasons)
+    fields = passwords.replacement_fields(credential, body.new_password, clock.now())
+    event = audit.Event(
+        "password.changed", _actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+    )
+    ops = [consume, passwords.update_op(str(credential["email"]), fields), *audit.put_ops(event, _accounts(credential))]
+    updated = {**credential, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        return _advance(updated, ops=ops, ip=ip, user_agent=user_agent, password_done=True, mfa_done=False)
+    except store.TransactionFailed:
+        raise InvalidChallenge("The challenge is invalid or expired; log in again.") from None

@@ -1,0 +1,77 @@
+"""Bodies of login, logout, sessions and password routes (contract sections 3 and 4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from portico.identity.models import Email, RequestBody, Secret
+
+Password = Annotated[str, Field(min_length=1, max_length=16384)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class LoginRequest(RequestBody):
+    email: Email
+    password: Password
+    captcha_token: Secret | None = None
+
+
+class PasswordStepRequest(RequestBody):
+    challenge: Secret
+    new_password: Password
+
+
+class UserSummary(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    language: str
+
+
+class LoginStep(BaseModel):
+    """One answer of the login step machine; which fields are set depends on ``status``."""
+
+    status: Literal["authenticated", "password_change_required", "mfa_required", "mfa_enrollment_required"]
+    token: str | None = None
+    expires_at: str | None = None
+    user: UserSummary | None = None
+    challenge: str | None = None
+    reason: Literal["expired", "admin_reset", "compromised"] | None = None
+
+
+class SessionInfo(BaseModel):
+    session_id: str
+    created_at: str
+    last_seen_at: str
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionInfo]
+    next_cursor: str | None = None
+
+
+class ChangePasswordRequest(RequestBody):
+    current_password: Password
+    new_password: Password
+
+
+class ForgotPasswordRequest(RequestBody):
+    email: Email
+    channel: Literal["email", "sms"] = "email"
+    captcha_token: Secret | None = None
+
+
+class ResetPasswordRequest(RequestBody):
+    new_password: Password
+    token: Secret | None = None
+    email: Email | None = None
+    code: Code | None = None
+
+
+class ResetResult(BaseModel):
+    status: Literal["password_reset"] = "password_reset"

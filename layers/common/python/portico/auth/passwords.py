@@ -1,0 +1,347 @@
+"""The password lifecycle: setting one (with history and expiry), changing it, forgetting it.
+
+* History: the credential keeps the Argon2 hashes of the last ``history`` passwords; a new
+  password that verifies against one of them (or the current one) is ``reused``.
+* Expiry: with ``max_age_days`` > 0 a password expires that many days after it was set. The
+  credential is then indexed under the expiry day (``gsi1pk = PWEXP#<day>``) so the daily job
+  reads only the users due (see :mod:`portico.jobs.password_expiry`).
+* Recovery: by email (a link, 30 min, single use) or by SMS to a verified phone (a 6-digit code,
+  10 min, 5 attempts). ``forgot`` always answers the same, whether or not the email exists. A
+  reset revokes every session and never skips the second factor: it opens no session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from portico import audit, clock, ids, keys, ratelimit, store
+from portico.accounts.security import Effective
+from portico.auth import captcha, hashing, sessions
+from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
+from portico.auth.policy import check_password
+from portico.config import settings
+from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword
+from portico.notify import email, sms
+from portico.observability import logger, metrics
+
+RESET_LINK_VALIDITY = timedelta(minutes=30)
+RESET_CODE_VALIDITY = timedelta(minutes=10)
+RESET_CODE_ATTEMPTS = 5
+RESET_PASSWORD = "reset_password"  # noqa: S105 (a token kind, not a secret)
+
+
+class InvalidCredentials(PorticoError):
+    status = 401
+    code = "invalid_credentials"
+    title = "Invalid Credentials"
+
+
+class InvalidCode(PorticoError):
+    status = 401
+    code = "invalid_code"
+    title = "Invalid Code"
+
+
+def expiry_of(changed: datetime, security: Effective) -> datetime | None:
+    days = security.password_policy.max_age_days
+    return changed + timedelta(days=days) if days > 0 else None
+
+
+def expiry_fields(changed: datetime, security: Effective, user_id: str) -> dict[str, Any]:
+    """Expiry time and its index entry (None values are removed from the item)."""
+    expires = expiry_of(changed, security)
+    if expires is None:
+        return {"password_expires_at": None, "gsi1pk": None, "gsi1sk": None}
+    index = keys.expiry_index(expires.date().isoformat(), user_id)
+    return {"password_expires_at": int(expires.timestamp()), **index}
+
+
+def new_password_fields(
+    password_hash: str, now: datetime, security: Effective, user_id: str, history: list[str] | None = None
+) -> dict[str, Any]:
+    fields = {
+        "password_hash": password_hash,
+        "password_changed_at": clock.iso(now),
+        "password_changed_epoch": int(now.timestamp()),
+        "password_status": "ok",
+        "reminders_sent": [],
+        "password_history": history or [],
+        **expiry_fields(now, security, user_id),
+    }
+    return fields if history is not None else {k: v for k, v in fields.items() if v is not None}
+
+
+def change_reason(credential: dict[str, Any], now: float) -> str | None:
+    """Why the user must set a new password before going on, if they must."""
+    status = credential.get("password_status", "ok")
+    if status in ("expired", "admin_reset", "compromised"):
+        return str(status)
+    expires = credential.get("password_expires_at")
+    if expires is not None and now >= int(expires):
+        return "expired"
+    return None
+
+
+def _security(credential: dict[str, Any]) -> Effective:
+    return Effective.from_item(credential.get("security"))
+
+
+def vet_new_password(credential: dict[str, Any], new_password: str) -> list[str]:
+    """The policy's reasons, plus ``reused`` when it matches the current or a remembered password."""
+    policy = _security(credential).password_policy
+    reasons = check_password(new_password, policy, personal=(str(credential.get("name", "")), credential["email"]))
+    if reasons:
+        return reasons
+    remembered = [credential["password_hash"], *list(credential.get("password_history") or [])][: policy.history + 1]
+    if policy.history and any(hashing.verify(old, new_password)[0] for old in remembered):
+        return ["reused"]
+    return []
+
+
+def replacement_fields(credential: dict[str, Any], new_password: str, now: datetime) -> dict[str, Any]:
+    """The credential fields that set ``new_password``, rotating the history."""
+    policy = _security(credential).password_policy
+    history = [credential["password_hash"], *list(credential.get("password_history") or [])][: max(policy.history, 0)]
+    return new_password_fields(
+        hashing.hash_password(new_password), now, _security(credential), str(credential["user_id"]), history=history
+    )
+
+
+def update_op(
+    email_address: str,
+    fields: dict[str, Any],
+    *,
+    condition: str = "attribute_exists(pk)",
+    values: dict[str, Any] | None = None,
+) -> dict:
+    sets = {k: v for k, v in fields.items() if v is not None}
+    removes = [k for k, v in fields.items() if v is None]
+    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets) + ", version = version + :one"
+    if removes:
+        expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+    return store.update_op(
+        keys.credential(email_address),
+        expression,
+        condition=condition,
+        values={**{f":{k}": v for k, v in sets.items()}, ":one": 1, **(values or {})},
+        names={f"#{k}": k for k in [*sets, *removes]},
+    )
+
+
+def _actor(credential: dict[str, Any]) -> audit.Actor:
+    return audit.Actor("user", str(credential["user_id"]), str(credential["email"]))
+
+
+# ----------------------------------------------------------------- change (logged in)
+
+
+def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -> None:
+    ratelimit.quota("password-change", session.user_id, 10, 3600)
+    credential = store.get(keys.credential(session.email), consistent=True)
+    if credential is None or not hashing.verify(credential["password_hash"], body.current_password)[0]:
+        raise InvalidCredentials("The current password is not correct.")
+    reasons = vet_new_password(credential, body.new_password)
+    if reasons:
+        raise WeakPassword(reasons)
+    fields = replacement_fields(credential, body.new_password, clock.now())
+    event = audit.Event("password.changed", _actor(credential), {"user_id": session.user_id}, ip)
+    store.transact(
+        [
+            update_op(session.email, fields, condition="version = :seen", values={":seen": credential["version"]}),
+            *audit.put_ops(event, list(credential.get("account_ids") or [])),
+        ]
+    )
+    sessions.revoke_all(session.user_id, except_hash=session.token_hash)
+    _notify(credential, "password_changed", {})
+    metrics.add_metric(name="PasswordChanges", unit="Count", value=1)
+
+
+def _notify(credential: dict[str, Any], template: str, values: dict[str, str]) -> None:
+    """A security notice after a committed change. The change stands if the notice cannot be
+    sent (the user did succeed); the failure is logged and counted for an operator."""
+    try:
+        email.send(
+            str(credential["email"]),
+            template,
+            str(credential.get("language", "en")),
+            {"name": str(credential.get("name", "")), **values},
+        )
+    except Exception:
+        logger.exception("security notice not sent", extra={"template": template, "user_id": credential["user_id"]})
+        metrics.add_metric(name="NoticeFailures", unit="Count", value=1)
+
+
+# ----------------------------------------------------------------- forgot / reset
+
+
+def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
+    captcha.require(body.captcha_token, ip)
+    subject = f"{body.channel}:{body.email.lower()}"
+    ratelimit.cooldown("password-forgot", subject, 60)
+    ratelimit.quota("password-forgot", subject, 5, 3600)
+    credential = store.get(keys.credential(body.email), consistent=True)
+    if credential is None:
+        return
+    if body.channel == "email":
+        _send_reset_link(credential)
+    else:
+        _send_reset_code(credential)
+
+
+def _send_reset_link(credential: dict[str, Any]) -> None:
+    secret = ids.new_token()
+    now = clock.now()
+    expires = now + RESET_LINK_VALIDITY
+    token_key = keys.token(ids.digest(secret))
+    store.put(
+        {
+            **token_key,
+            "kind": RESET_PASSWORD,
+            "user_id": credential["user_id"],
+            "email": credential["email"],
+            "created_at": clock.iso(now),
+            "expires_at": int(expires.timestamp()),
+            "ttl": int(expires.timestamp()) + 86400,
+        },
+        condition="attribute_not_exists(pk)",
+    )
+    try:
+        email.send(
+            str(credential["email"]),
+            "reset_password",
+            str(credential.get("language", "en")),
+            {"name": str(credential.get("name", "")), "link": settings().link("reset-password", secret)},
+        )
+    except Exception:
+        store.transact([store.delete_op(token_key)])  # no valid link without its email
+        raise
+
+
+def _code_hash(email_address: str, code: str, salt: str) -> str:
+    return ids.digest(f"{salt}:{email_address.lower()}:{code}")
+
+
+def _send_reset_code(credential: dict[str, Any]) -> None:
+    phone = credential.get("phone")
+    if not phone or not credential.get("phone_verified"):
+        return  # no verified phone: nothing is sent, and the answer is the same
+    code, salt = ids.new_code(), ids.new_token()
+    expires = clock.now() + RESET_CODE_VALIDITY
+    previous = {
+        k: credential.get(k)
+        for k in ("reset_code_hash", "reset_code_salt", "reset_code_expires", "reset_code_attempts")
+    }
+    store.transact(
+        [
+            update_op(
+                str(credential["email"]),
+                {
+                    "reset_code_hash": _code_hash(str(credential["email"]), code, salt),
+                    "reset_code_salt": salt,
+                    "reset_code_expires": int(expires.timestamp()),
+                    "reset_code_attempts": 0,
+                },
+            )
+        ]
+    )
+    try:
+        sms.send(str(phone), f"Portico: your password reset code is {code}. It is valid for 10 minutes.")
+    except Exception:
+        store.transact([update_op(str(credential["email"]), previous)])  # the earlier code (if any) stands
+        raise
+
+
+def reset(body: ResetPasswordRequest, *, ip: str) -> None:
+    if body.token is not None and body.email is None and body.code is None:
+        _reset_by_link(body.token, body.new_password, ip)
+    elif body.token is None and body.email is not None and body.code is not None:
+        _reset_by_code(body.email, body.code, body.new_password, ip)
+    else:
+        raise ValidationFailed(
+            [{"loc": ["body"], "msg": "send either token, or email and code", "type": "value_error"}]
+        )
+
+
+def _finish_reset(credential: dict[str, Any], new_password: str, ip: str, extra_ops: list[dict], channel: str) -> None:
+    """Set the new password, consuming the link or code in the same transaction."""
+    reasons = vet_new_password(credential, new_password)
+    if reasons:
+        raise WeakPassword(reasons)
+    fields = {
+        **replacement_fields(credential, new_password, clock.now()),
+        # A reset proves control of the email or phone: unlock the login too.
+        "failed_count": 0,
+        "last_failure_at": 0,
+        "reset_code_hash": None,
+        "reset_code_salt": None,
+        "reset_code_expires": None,
+        "reset_code_attempts": None,
+    }
+    event = audit.Event(
+        "password.reset", _actor(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
+    )
+    try:
+        store.transact(
+            [
+                *extra_ops,
+                update_op(
+                    str(credential["email"]),
+                    fields,
+                    condition="version = :seen",
+                    values={":seen": credential["version"]},
+                ),
+                *audit.put_ops(event, list(credential.get("account_ids") or [])),
+            ]
+        )
+    except store.TransactionFailed:
+        if channel == "sms":
+            raise InvalidCode("The code is invalid or expired.") from None
+        raise InvalidToken("This link is invalid, used or expired. Request a new one.") from None
+    sessions.revoke_all(str(credential["user_id"]))
+    _notify(credential, "password_changed", {})
+    metrics.add_metric(name="PasswordResets", unit="Count", value=1)
+
+
+def _reset_by_link(secret: str, new_password: str, ip: str) -> None:
+    token_hash = ids.digest(secret)
+    token = store.get(keys.token(token_hash), consistent=True)
+    now = int(clock.timestamp())
+    if token is None or token.get("kind") != RESET_PASSWORD or "used_at" in token or int(token["expires_at"]) <= now:
+        raise InvalidToken("This link is invalid, used or expired. Request a new one.")
+    credential = store.get(keys.credential(str(token["email"])), consistent=True)
+    if credential is None or credential["user_id"] != token["user_id"]:
+        raise InvalidToken("This link is invalid, used or expired. Request a new one.")
+    consume = store.update_op(
+        keys.token(token_hash),
+        "SET used_at = :now",
+        condition="attribute_not_exists(used_at) AND expires_at > :now",
+        values={":now": now},
+    )
+    _finish_reset(credential, new_password, ip, [consume], "email")
+
+
+def _reset_by_code(email_address: str, code: str, new_password: str, ip: str) -> None:
+    credential = store.get(keys.credential(email_address), consistent=True)
+    now = int(clock.timestamp())
+    if (
+        credential is None
+        or not credential.get("reset_code_hash")
+        or int(credential.get("reset_code_expires", 0)) <= now
+        or int(credential.get("reset_code_attempts", 0)) >= RESET_CODE_ATTEMPTS
+    ):
+        raise InvalidCode("The code is invalid or expired. Request a new one.")
+    expected = _code_hash(email_address, code.strip(), str(credential["reset_code_salt"]))
+    if expected != credential["reset_code_hash"]:
+        # Count the attempt atomically; the fifth wrong one burns the code.
+        with contextlib.suppress(store.ConditionFailed):
+            store.update(
+                keys.credential(email_address),
+                "ADD reset_code_attempts :one",
+                condition="reset_code_hash = :h AND reset_code_attempts < :max",
+                values={":one": 1, ":h": credential["reset_code_hash"], ":max": RESET_CODE_ATTEMPTS},
+            )
+        raise InvalidCode("The code is invalid or expired.")
+    # The version condition of the final write makes the code single use under concurrency.
+    _finish_reset(credential, new_password, ip, [], "sms")

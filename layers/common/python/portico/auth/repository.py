@@ -1,0 +1,129 @@
+"""DynamoDB access for login: credentials (password and lockout state), challenges, sessions.
+
+* Lockout state lives on the credential with a ``version``: every attempt first records itself as
+  a failure with a condition on the version it read, then verifies the password; so N parallel
+  guesses are N counted failures, never N free tries.
+* Challenges and sessions are stored under the SHA-256 of their token; the token itself is never
+  stored. Deleting a session item is revoking it: the next request cannot find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from portico import keys, store
+
+
+def get_credential(email: str) -> dict[str, Any] | None:
+    return store.get(keys.credential(email), consistent=True)
+
+
+def record_attempt(email: str, version: int, state: dict[str, Any]) -> bool:
+    """Count an attempt as a failure before verifying it; False if another attempt came first."""
+    sets = ", ".join(f"{name} = :{name}" for name in state)
+    try:
+        store.update(
+            keys.credential(email),
+            f"SET {sets}, version = :next",
+            condition="version = :version",
+            values={**{f":{k}": v for k, v in state.items()}, ":version": version, ":next": version + 1},
+        )
+    except store.ConditionFailed:
+        return False
+    return True
+
+
+def success_ops(email: str, state: dict[str, Any], extra: dict[str, Any] | None = None) -> list[dict]:
+    """Reset the failure count (and set ``extra`` fields) after a successful attempt."""
+    fields = {**state, **(extra or {})}
+    sets = ", ".join(f"#{k} = :{k}" for k in fields)
+    return [
+        store.update_op(
+            keys.credential(email),
+            f"SET {sets}, version = version + :one",
+            condition="attribute_exists(pk)",
+            values={**{f":{k}": v for k, v in fields.items()}, ":one": 1},
+            names={f"#{k}": k for k in fields},
+        )
+    ]
+
+
+# ----------------------------------------------------------------- challenges
+
+
+def challenge_put_op(challenge_hash: str, item: dict[str, Any]) -> dict:
+    return store.put_op({**keys.challenge(challenge_hash), **item}, condition="attribute_not_exists(pk)")
+
+
+def get_challenge(challenge_hash: str) -> dict[str, Any] | None:
+    return store.get(keys.challenge(challenge_hash), consistent=True)
+
+
+def challenge_consume_op(challenge_hash: str, purpose: str, now_epoch: int) -> dict:
+    """Delete the challenge if it is still valid for ``purpose``: single use, also when raced."""
+    return store.delete_op(
+        keys.challenge(challenge_hash),
+        condition="attribute_exists(pk) AND purpose = :p AND expires_at > :now",
+        values={":p": purpose, ":now": now_epoch},
+    )
+
+
+# ----------------------------------------------------------------- sessions
+
+
+def session_put_op(token_hash: str, item: dict[str, Any]) -> dict:
+    return store.put_op(
+        {**keys.session(token_hash), **keys.session_index(item["user_id"], item["session_id"]), **item},
+        condition="attribute_not_exists(pk)",
+    )
+
+
+def get_session(token_hash: str) -> dict[str, Any] | None:
+    return store.get(keys.session(token_hash), consistent=True)
+
+
+def touch_session(token_hash: str, now_epoch: int, stale_before: int) -> None:
+    """Refresh ``last_seen_at`` at most once per interval (the condition skips fresh ones)."""
+    with contextlib.suppress(store.ConditionFailed):
+        store.update(
+            keys.session(token_hash),
+            "SET last_seen_at = :now",
+            condition="attribute_exists(pk) AND last_seen_at < :stale",
+            values={":now": now_epoch, ":stale": stale_before},
+        )
+
+
+def mark_reauthenticated(token_hash: str, now_epoch: int) -> None:
+    store.update(
+        keys.session(token_hash),
+        "SET authenticated_at = :now",
+        condition="attribute_exists(pk)",
+        values={":now": now_epoch},
+    )
+
+
+def sessions_of(user_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    start = None
+    while True:
+        page, start = store.query(
+            "gsi1pk = :u AND begins_with(gsi1sk, :s)",
+            {":u": f"USER#{user_id}", ":s": "SESSION#"},
+            index="gsi1",
+            start=start,
+        )
+        found.extend(page)
+        if not start:
+            return found
+
+
+def delete_session(token_hash: str) -> None:
+    store.transact([store.delete_op(keys.session(token_hash))])
+
+
+def delete_sessions(token_hashes: list[str]) -> None:
+    """Revoke sessions in transactions of up to 100 (DynamoDB's limit)."""
+    for start in range(0, len(token_hashes), 100):
+        batch = token_hashes[start : start + 100]
+        store.transact([store.delete_op(keys.session(h)) for h in batch])
