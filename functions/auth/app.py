@@ -51,14 +51,14 @@ def resend_verification(body: ResendVerificationRequest) -> Response[dict]:
 @access.public
 def log_in(body: LoginRequest) -> Response[LoginStep]:
     request = http.meta(app)
-    return http.step(login.login(body, ip=request.ip, user_agent=request.user_agent))
+    return http.ok(login.login(body, ip=request.ip, user_agent=request.user_agent))
 
 
 @app.post("/auth/login/password")
 @access.public
 def set_expired_password(body: PasswordStepRequest) -> Response[LoginStep]:
     request = http.meta(app)
-    return http.step(login.change_expired_password(body, ip=request.ip, user_agent=request.user_agent))
+    return http.ok(login.change_expired_password(body, ip=request.ip, user_agent=request.user_agent))
 
 
 @app.post("/auth/logout")

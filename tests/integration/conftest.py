@@ -15,7 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+import infra.local.atomic  # noqa: F401  (DynamoDB conditional writes atomic, as in AWS)
 from infra.local.cfn import Template
+from infra.local.events import Request, Router, build_event
 from infra.local.outbox import messages as read_outbox
 from portico import aws, config, store
 from portico import clock as portico_clock
@@ -76,10 +78,11 @@ class Context:
 
 
 class Api:
-    """Calls the template's handlers with the events API Gateway would build."""
+    """Calls the template's handlers with the events API Gateway would build (the local stack's
+    router and event builder), in process."""
 
     def __init__(self, template: Template):
-        self._routes = template.routes()
+        self._router = Router(template.routes())
         self._modules: dict[str, Any] = {}
 
     def _module(self, route):
@@ -92,44 +95,35 @@ class Api:
             self._modules[route.function_id] = module
         return self._modules[route.function_id]
 
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-        route = next(r for r in self._routes if r.method.upper() == method and r.path == path)
-        module = self._module(route)
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+             token: str | None = None) -> Answer:
         raw = body if isinstance(body, str) or body is None else json.dumps(body)
-        event = {
-            "version": "2.0",
-            "routeKey": f"{method} {path}",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}},
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "local",
-                "http": {
-                    "method": method,
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "198.51.100.7",
-                    "userAgent": "pytest",
-                },
-                "requestId": "it",
-                "routeKey": f"{method} {path}",
-                "stage": "$default",
-            },
-            "body": raw,
-            "isBase64Encoded": False,
-        }
-        result = getattr(module, route.handler.rpartition(".")[2])(event, Context())
+        sent = {"content-type": "application/json", "user-agent": "pytest", **{k.lower(): v for k, v in (headers or {}).items()}}
+        if token:
+            sent["authorization"] = f"Bearer {token}"
+        request = Request(method=method, target=path, headers=list(sent.items()),
+                          body=(raw or "").encode(), source_ip="198.51.100.7")
+        match = self._router.match(method, request.raw_path)
+        assert match is not None, f"no route for {method} {path}"
+        event = build_event(request, match, now=portico_clock.timestamp(), request_id="it",
+                            account_id="123456789012", server_port=443)
+        result = getattr(self._module(match.route), match.route.handler.rpartition(".")[2])(event, Context())
         text = result.get("body") or ""
         if result.get("isBase64Encoded"):
             text = base64.b64decode(text).decode()
         return Answer(result["statusCode"], result.get("headers", {}), json.loads(text) if text else None)
 
-    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-        return self.call("POST", path, body, headers)
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None, token: str | None = None):
+        return self.call("POST", path, body, headers, token)
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
-        return self.call("GET", path, None, headers)
+    def get(self, path: str, token: str | None = None, headers: dict[str, str] | None = None) -> Answer:
+        return self.call("GET", path, None, headers, token)
+
+    def put(self, path: str, body: Any = None, token: str | None = None) -> Answer:
+        return self.call("PUT", path, body, None, token)
+
+    def delete(self, path: str, token: str | None = None) -> Answer:
+        return self.call("DELETE", path, None, None, token)
 
 
 @pytest.fixture
@@ -206,3 +200,40 @@ def aws_calls(template_env):
                 client.meta.events.unregister(name, unique_id=f"portico-count-{service}")
 
     return counting
+
+
+PASSWORD = "Quartz-Lantern-Vivid-42"
+
+
+@dataclass
+class Person:
+    email: str
+    password: str
+    user_id: str
+    account_id: str
+
+
+@pytest.fixture
+def person(api, outbox):
+    """Sign up and verify someone (through the API), returning who they are."""
+
+    def make(email: str = "ada@example.com", password: str = PASSWORD, name: str = "Ada Lovelace",
+             company: str = "Analytical Engines") -> Person:
+        created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
+        assert created.status == 201, created.body
+        [message] = [m for m in outbox(email) if "verify-email?token=" in m["text"]][:1]
+        token = message["text"].split("verify-email?token=", 1)[1].split()[0]
+        assert api.post("/auth/verify-email", {"token": token}).status == 200
+        return Person(email, password, created.body["user_id"], created.body["account_id"])
+
+    return make
+
+
+@pytest.fixture
+def login(api):
+    def log_in(who: Person, password: str | None = None) -> str:
+        answer = api.post("/auth/login", {"email": who.email, "password": password or who.password})
+        assert answer.status == 200 and answer.body["status"] == "authenticated", answer.body
+        return answer.body["token"]
+
+    return log_in

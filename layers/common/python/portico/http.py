@@ -141,9 +141,9 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
     )
 
 
-def step(model: BaseModel) -> Response:
-    """A login step: only the fields its status uses."""
-    return Response(status_code=200, content_type=JSON, body=model.model_dump(exclude_none=True))
+def ok(model: BaseModel) -> Response:
+    """A 200 whose body the resolver validates against the route's declared model."""
+    return Response(status_code=200, content_type=JSON, body=model)
 
 
 def no_content() -> Response:

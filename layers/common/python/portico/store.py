@@ -64,6 +64,24 @@ def get(key: Mapping[str, str], *, consistent: bool = False) -> Item | None:
     return deserialize(raw) if raw else None
 
 
+def batch_get(keys: Sequence[Mapping[str, str]], *, consistent: bool = True) -> list[Item | None]:
+    """Several items in one call, in the order asked (None where missing)."""
+    table = _table()
+    request: dict[str, Any] = {table: {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}}
+    found: dict[tuple[str, str], Item] = {}
+    for _ in range(5):
+        answer = aws.client("dynamodb").batch_get_item(RequestItems=request)
+        for raw in answer.get("Responses", {}).get(table, []):
+            item = deserialize(raw)
+            found[(item["pk"], item["sk"])] = item
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+    else:
+        raise ClientError({"Error": {"Code": "UnprocessedKeys", "Message": "batch get incomplete"}}, "BatchGetItem")
+    return [found.get((k["pk"], k["sk"])) for k in keys]
+
+
 def put(
     item: Mapping[str, Any],
     *,

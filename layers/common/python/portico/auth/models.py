@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from portico.identity.models import Email, RequestBody, Secret
 
@@ -39,6 +41,11 @@ class LoginStep(BaseModel):
     user: UserSummary | None = None
     challenge: str | None = None
     reason: Literal["expired", "admin_reset", "compromised"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A step carries only the fields its status uses, however it is serialized."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class SessionInfo(BaseModel):
