@@ -95,18 +95,25 @@ class Api:
             self._modules[route.function_id] = module
         return self._modules[route.function_id]
 
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-             token: str | None = None) -> Answer:
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, token: str | None = None
+    ) -> Answer:
         raw = body if isinstance(body, str) or body is None else json.dumps(body)
-        sent = {"content-type": "application/json", "user-agent": "pytest", **{k.lower(): v for k, v in (headers or {}).items()}}
+        sent = {
+            "content-type": "application/json",
+            "user-agent": "pytest",
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        }
         if token:
             sent["authorization"] = f"Bearer {token}"
-        request = Request(method=method, target=path, headers=list(sent.items()),
-                          body=(raw or "").encode(), source_ip="198.51.100.7")
+        request = Request(
+            method=method, target=path, headers=list(sent.items()), body=(raw or "").encode(), source_ip="198.51.100.7"
+        )
         match = self._router.match(method, request.raw_path)
         assert match is not None, f"no route for {method} {path}"
-        event = build_event(request, match, now=portico_clock.timestamp(), request_id="it",
-                            account_id="123456789012", server_port=443)
+        event = build_event(
+            request, match, now=portico_clock.timestamp(), request_id="it", account_id="123456789012", server_port=443
+        )
         result = getattr(self._module(match.route), match.route.handler.rpartition(".")[2])(event, Context())
         text = result.get("body") or ""
         if result.get("isBase64Encoded"):
@@ -217,8 +224,12 @@ class Person:
 def person(api, outbox):
     """Sign up and verify someone (through the API), returning who they are."""
 
-    def make(email: str = "ada@example.com", password: str = PASSWORD, name: str = "Ada Lovelace",
-             company: str = "Analytical Engines") -> Person:
+    def make(
+        email: str = "ada@example.com",
+        password: str = PASSWORD,
+        name: str = "Ada Lovelace",
+        company: str = "Analytical Engines",
+    ) -> Person:
         created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
         assert created.status == 201, created.body
         [message] = [m for m in outbox(email) if "verify-email?token=" in m["text"]][:1]

@@ -9,8 +9,10 @@ from portico.auth import lockout
 
 
 def test_login_before_verification_is_refused(api):
-    api.post("/signup", {"email": "new@example.com", "password": "Quartz-Lantern-Vivid-42", "name": "New Person",
-                         "company": "Newco"})
+    api.post(
+        "/signup",
+        {"email": "new@example.com", "password": "Quartz-Lantern-Vivid-42", "name": "New Person", "company": "Newco"},
+    )
     answer = api.post("/auth/login", {"email": "new@example.com", "password": "Quartz-Lantern-Vivid-42"})
     assert answer.status == 403 and answer.body["code"] == "email_not_verified"
 
@@ -25,8 +27,9 @@ def test_login_opens_a_session(api, person):
     assert body["user"] == {"user_id": ada.user_id, "email": ada.email, "name": "Ada Lovelace", "language": "en"}
     assert "challenge" not in body and "reason" not in body
     assert answer.headers["Cache-Control"] == "no-store"
-    session = store.query("gsi1pk = :u AND begins_with(gsi1sk, :s)", {":u": f"USER#{ada.user_id}", ":s": "SESSION#"},
-                          index="gsi1")[0][0]
+    session = store.query(
+        "gsi1pk = :u AND begins_with(gsi1sk, :s)", {":u": f"USER#{ada.user_id}", ":s": "SESSION#"}, index="gsi1"
+    )[0][0]
     assert body["token"] not in str(session)  # only the hash is stored
 
 
@@ -92,8 +95,11 @@ def test_hourly_cap_holds_across_successes(api, person, clock):
     ada = person()
     item = store.get(keys.credential(ada.email))
     hour = int(clock.now // 3600)
-    store.update(keys.credential(ada.email), "SET failure_hour = :h, hour_failures = :n",
-                 values={":h": hour, ":n": lockout.HOURLY_CAP})
+    store.update(
+        keys.credential(ada.email),
+        "SET failure_hour = :h, hour_failures = :n",
+        values={":h": hour, ":n": lockout.HOURLY_CAP},
+    )
     assert item
     refused = api.post("/auth/login", {"email": ada.email, "password": ada.password})
     assert refused.status == 429 and int(refused.headers["Retry-After"]) > 1
@@ -167,22 +173,38 @@ def test_account_routes_need_membership_and_right(api, person, login):
     ada_token, bob_token = login(ada), login(bob)
     mine = api.get(f"/accounts/{ada.account_id}", token=ada_token)
     assert mine.status == 200
-    assert mine.body == {"account_id": ada.account_id, "name": "Analytical Engines", "mode": "test",
-                         "test_account_id": None, "live_account_id": None}
+    assert mine.body == {
+        "account_id": ada.account_id,
+        "name": "Analytical Engines",
+        "mode": "test",
+        "test_account_id": None,
+        "live_account_id": None,
+    }
     theirs = api.get(f"/accounts/{ada.account_id}", token=bob_token)
     assert theirs.status == 404 and theirs.body["code"] == "not_found"
     assert api.get("/accounts/acc_doesnotexist", token=ada_token).status == 404
     assert api.get(f"/accounts/{ada.account_id}/security", token=bob_token).status == 404
 
     # Bob joins Ada's account without rights: may read the account, not its security settings.
-    store.put({**keys.membership(ada.account_id, bob.user_id), **keys.membership_index(ada.account_id, bob.user_id),
-               "account_id": ada.account_id, "user_id": bob.user_id, "email": bob.email, "owner": False,
-               "full_access": False, "rights": ["data:view"], "status": "active"})
+    store.put(
+        {
+            **keys.membership(ada.account_id, bob.user_id),
+            **keys.membership_index(ada.account_id, bob.user_id),
+            "account_id": ada.account_id,
+            "user_id": bob.user_id,
+            "email": bob.email,
+            "owner": False,
+            "full_access": False,
+            "rights": ["data:view"],
+            "status": "active",
+        }
+    )
     assert api.get(f"/accounts/{ada.account_id}", token=bob_token).status == 200
     denied = api.get(f"/accounts/{ada.account_id}/security", token=bob_token)
     assert denied.status == 403 and denied.body["code"] == "forbidden"
-    store.update(keys.membership(ada.account_id, bob.user_id), "SET #s = :d", values={":d": "disabled"},
-                 names={"#s": "status"})
+    store.update(
+        keys.membership(ada.account_id, bob.user_id), "SET #s = :d", values={":d": "disabled"}, names={"#s": "status"}
+    )
     assert api.get(f"/accounts/{ada.account_id}", token=bob_token).status == 404  # deny access: at once
 
 
@@ -192,9 +214,14 @@ def test_security_settings_round_trip_and_audit(api, person, login):
     defaults = api.get(f"/accounts/{ada.account_id}/security", token=token)
     assert defaults.status == 200
     assert defaults.body["enforce_mfa"] is False and defaults.body["session_idle_minutes"] == 30
-    assert defaults.body["password_policy"]["min_length"] == 12 and defaults.body["password_policy"]["max_age_days"] == 90
-    new = {**defaults.body, "session_idle_minutes": 10, "password_policy": {**defaults.body["password_policy"],
-                                                                              "min_length": 16, "history": 3}}
+    assert (
+        defaults.body["password_policy"]["min_length"] == 12 and defaults.body["password_policy"]["max_age_days"] == 90
+    )
+    new = {
+        **defaults.body,
+        "session_idle_minutes": 10,
+        "password_policy": {**defaults.body["password_policy"], "min_length": 16, "history": 3},
+    }
     saved = api.put(f"/accounts/{ada.account_id}/security", new, token=token)
     assert saved.status == 200 and saved.body["session_idle_minutes"] == 10
     assert api.get(f"/accounts/{ada.account_id}/security", token=token).body == saved.body
@@ -205,8 +232,11 @@ def test_security_settings_round_trip_and_audit(api, person, login):
     assert "login.succeeded" in [r["action"] for r in records]
     bad = api.put(f"/accounts/{ada.account_id}/security", {**new, "session_idle_minutes": 1}, token=token)
     assert bad.status == 422 and bad.body["code"] == "validation_error"
-    bad = api.put(f"/accounts/{ada.account_id}/security",
-                  {**new, "password_policy": {**new["password_policy"], "min_length": 7}}, token=token)
+    bad = api.put(
+        f"/accounts/{ada.account_id}/security",
+        {**new, "password_policy": {**new["password_policy"], "min_length": 7}},
+        token=token,
+    )
     assert bad.status == 422
     # new sessions follow the new idle timeout
     short = login(ada)
@@ -278,4 +308,3 @@ def test_dynamodb_failure_during_login_is_503(api, person, fail_aws):
         answer = api.post("/auth/login", {"email": ada.email, "password": ada.password})
     assert answer.status == 503 and answer.body["code"] == "service_unavailable"
     assert api.post("/auth/login", {"email": ada.email, "password": ada.password}).status == 200
-
