@@ -1,5 +1,6 @@
 """Password change, recovery by email and SMS, history, and the password-expiry job."""
 
+import itertools
 import re
 import threading
 
@@ -37,7 +38,7 @@ def test_history_refuses_the_last_passwords(api, person, login):
     ada = person()
     token = login(ada)
     passwords = [ada.password, "Harbor-Violet-Spruce-77", "Copper-Meadow-Falcon-58", "Silver-Canyon-Orbit-39"]
-    for current, new in zip(passwords, passwords[1:], strict=False):
+    for current, new in itertools.pairwise(passwords):
         assert api.post("/me/password", {"current_password": current, "new_password": new}, token=token).status == 204
     again = api.post("/me/password", {"current_password": passwords[-1], "new_password": passwords[0]}, token=token)
     assert again.status == 422 and again.body["reasons"] == ["reused"]
