@@ -72,6 +72,7 @@ def test_functions_get_only_the_actions_they_need(template):
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:DeleteItem",
         "dynamodb:ConditionCheckItem",
         "dynamodb:Query",

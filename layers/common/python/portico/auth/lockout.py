@@ -35,7 +35,7 @@ class State:
     def of(cls, item: dict) -> State:
         return cls(
             failed_count=int(item.get("failed_count", 0)),
-            last_failure_at=float(item.get("last_failure_at", 0)),
+            last_failure_at=int(item.get("last_failure_ms", 0)) / 1000,
             hour=int(item.get("failure_hour", 0)),
             hour_failures=int(item.get("hour_failures", 0)),
         )
@@ -66,7 +66,8 @@ class State:
     def to_item(self) -> dict:
         return {
             "failed_count": self.failed_count,
-            "last_failure_at": int(self.last_failure_at),
+            # milliseconds: a 1-second lock must not end early by a truncated fraction
+            "last_failure_ms": int(self.last_failure_at * 1000),
             "failure_hour": self.hour,
             "hour_failures": self.hour_failures,
         }

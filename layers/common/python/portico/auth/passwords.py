@@ -273,7 +273,7 @@ def _finish_reset(credential: dict[str, Any], new_password: str, ip: str, extra_
         **replacement_fields(credential, new_password, clock.now()),
         # A reset proves control of the email or phone: unlock the login too.
         "failed_count": 0,
-        "last_failure_at": 0,
+        "last_failure_ms": 0,
         "reset_code_hash": None,
         "reset_code_salt": None,
         "reset_code_expires": None,

@@ -1,0 +1,1 @@
+"""Everything about running Portico: the local stack (``infra.local``) and deploy helpers."""
