@@ -33,7 +33,8 @@ run: $(VENV)/.installed
 	PORT=$(PORT) $(PY) -m infra.local
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check layers/common/python functions infra tests
+	$(VENV)/bin/ruff check layers/common/python functions infra tests bench
+	$(VENV)/bin/ruff format --check layers/common/python functions infra tests bench
 	$(VENV)/bin/cfn-lint template.yaml
 
 validate: $(VENV)/.installed $(SAM_VENV)/.installed

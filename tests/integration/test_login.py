@@ -308,3 +308,34 @@ def test_dynamodb_failure_during_login_is_503(api, person, fail_aws):
         answer = api.post("/auth/login", {"email": ada.email, "password": ada.password})
     assert answer.status == 503 and answer.body["code"] == "service_unavailable"
     assert api.post("/auth/login", {"email": ada.email, "password": ada.password}).status == 200
+
+
+def test_failures_and_lockout_are_audited(api, person):
+    ada = person()
+    for _ in range(5):
+        api.post("/auth/login", {"email": ada.email, "password": "Wrong-Password-1"})
+    records, _ = store.query("pk = :p", {":p": f"AUDIT#{ada.account_id}"}, forward=False)
+    actions = [r["action"] for r in records]
+    assert actions.count("login.failed") == 5 and actions.count("login.locked") == 1
+    failed = next(r for r in records if r["action"] == "login.failed")
+    assert failed["actor"] == {"type": "user", "id": ada.user_id, "email": ada.email}
+    assert failed["ip"] == "198.51.100.7"
+    assert "Wrong-Password-1" not in str(records)
+
+
+def test_captcha_required_after_three_failures_when_configured(api, person, monkeypatch):
+    from portico import config
+
+    ada = person()
+    for _ in range(3):
+        api.post("/auth/login", {"email": ada.email, "password": "Wrong-Password-1"})
+    monkeypatch.setenv("CAPTCHA_VERIFY_URL", "http://127.0.0.1:9/siteverify")
+    monkeypatch.setenv("CAPTCHA_SECRET", "s3cret")
+    config.settings.cache_clear()
+    try:
+        answer = api.post("/auth/login", {"email": ada.email, "password": ada.password})
+        assert answer.status == 400 and answer.body["code"] == "captcha_failed"
+    finally:
+        monkeypatch.delenv("CAPTCHA_VERIFY_URL")
+        config.settings.cache_clear()
+    assert api.post("/auth/login", {"email": ada.email, "password": ada.password}).status == 200
