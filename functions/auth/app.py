@@ -30,7 +30,9 @@ app = http.resolver()
 @access.public
 def sign_up(body: SignupRequest) -> Response[SignupResult]:
     request = http.meta(app)
-    return http.created(signup.sign_up(body, ip=request.ip, accept_language=request.accept_language))
+    return http.idempotent(
+        app, "signup", body, lambda: signup.sign_up(body, ip=request.ip, accept_language=request.accept_language)
+    )
 
 
 @app.post("/auth/verify-email")

@@ -19,7 +19,7 @@ import infra.local.atomic  # noqa: F401  (DynamoDB conditional writes atomic, as
 from infra.local.cfn import Template
 from infra.local.events import Request, Router, build_event
 from infra.local.outbox import messages as read_outbox
-from portico import aws, config, store
+from portico import aws, config, idempotency, store
 from portico import clock as portico_clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +53,11 @@ def template_env(monkeypatch):
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
         aws.reset()
+        idempotency.reset()
         config.settings.cache_clear()
         yield template
         aws.reset()
+        idempotency.reset()
         config.settings.cache_clear()
 
 

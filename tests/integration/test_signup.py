@@ -240,3 +240,28 @@ def test_signup_costs_bounded_aws_calls(api, aws_calls):
         assert api.post("/signup", signup_body()).status == 201
     assert calls.count("dynamodb") == 2  # uniqueness pre-check + the transaction
     assert calls.count("ses") == 1
+
+
+def test_idempotency_key_replays_the_first_signup(api, outbox, table_items):
+    key = {"Idempotency-Key": "signup-attempt-1"}
+    first = api.post("/signup", signup_body(), headers=key)
+    again = api.post("/signup", signup_body(), headers=key)
+    assert first.status == again.status == 201
+    assert again.body == first.body
+    assert len(outbox("ada@example.com")) == 1  # no second email, no second user
+    other = api.post("/signup", signup_body(company="Another Company"), headers=key)
+    assert other.status == 422 and other.body["code"] == "idempotency_key_reused"
+    without = api.post("/signup", signup_body())
+    assert without.status == 409 and without.body["code"] == "email_taken"
+
+
+def test_failed_request_is_not_remembered_by_its_key(api, fail_aws):
+    key = {"Idempotency-Key": "retry-me"}
+    with fail_aws("ses", "SendRawEmail", "Throttling"):
+        assert api.post("/signup", signup_body(), headers=key).status == 503
+    assert api.post("/signup", signup_body(), headers=key).status == 201
+
+
+def test_bad_idempotency_key_is_422(api):
+    answer = api.post("/signup", signup_body(), headers={"Idempotency-Key": "x" * 300})
+    assert answer.status == 422 and answer.body["errors"][0]["loc"] == ["header", "idempotency-key"]

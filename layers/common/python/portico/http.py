@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +140,23 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
         user_agent=(http.user_agent or "")[:512],
         accept_language=event.headers.get("accept-language", "") or "",
     )
+
+
+def idempotent(app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel]) -> Response:
+    """201 with what ``create`` made, once per ``Idempotency-Key`` (a repeat gets the first answer)."""
+    from portico import idempotency
+
+    key = app.current_event.headers.get(idempotency.HEADER)
+    # The payload check compares a digest, so no secret of the body is stored in the record.
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    answer = idempotency.once(
+        scope,
+        key,
+        {"body": digest},
+        lambda: {"status": 201, "body": create().model_dump(mode="json")},
+        context=app.lambda_context,
+    )
+    return Response(status_code=int(answer["status"]), content_type=JSON, body=answer["body"])
 
 
 def ok(model: BaseModel) -> Response:
