@@ -6,6 +6,7 @@ import base64
 import contextlib
 import importlib.util
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,17 +86,22 @@ class Api:
 
     def __init__(self, template: Template):
         self._router = Router(template.routes())
-        self._modules: dict[str, Any] = {}
+        self._local = threading.local()
 
     def _module(self, route):
-        if route.function_id not in self._modules:
+        # Lambda never runs two invocations in one container, and Powertools keeps the current
+        # event on the resolver: each thread gets its own copy of the handler module.
+        if not hasattr(self._local, "modules"):
+            self._local.modules = {}
+        modules = self._local.modules
+        if route.function_id not in modules:
             module_name, _, _ = route.handler.rpartition(".")
             path = ROOT / route.code_uri / f"{module_name}.py"
             spec = importlib.util.spec_from_file_location(f"_it_{route.function_id}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            self._modules[route.function_id] = module
-        return self._modules[route.function_id]
+            modules[route.function_id] = module
+        return modules[route.function_id]
 
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, token: str | None = None

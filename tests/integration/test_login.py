@@ -88,7 +88,6 @@ def test_lockout_arithmetic():
     assert state.locked_for(now) == 1 and state.locked_for(now + 1) == 0
     capped = lockout.State(failed_count=0, hour=int(now // 3600), hour_failures=lockout.HOURLY_CAP)
     assert capped.locked_for(now) == 3600 - int(now % 3600)
-    assert capped.after_success().hour_failures == lockout.HOURLY_CAP
 
 
 def test_hourly_cap_holds_across_successes(api, person, clock):
@@ -339,3 +338,32 @@ def test_captcha_required_after_three_failures_when_configured(api, person, monk
         monkeypatch.delenv("CAPTCHA_VERIFY_URL")
         config.settings.cache_clear()
     assert api.post("/auth/login", {"email": ada.email, "password": ada.password}).status == 200
+
+
+def test_unknown_emails_lock_exactly_like_known_ones(api, person):
+    ada = person()
+    known = [api.post("/auth/login", {"email": ada.email, "password": "Wrong-Password-1"}).status for _ in range(7)]
+    unknown = [
+        api.post("/auth/login", {"email": "ghost@example.com", "password": "Wrong-Password-1"}).status for _ in range(7)
+    ]
+    assert known == unknown == [401] * 5 + [429] * 2
+
+
+def test_wrong_password_of_a_user_without_accounts_is_401(api, person):
+    ada = person()
+    store.update(keys.credential(ada.email), "SET account_ids = :none", values={":none": []})
+    answer = api.post("/auth/login", {"email": ada.email, "password": "Wrong-Password-1"})
+    assert answer.status == 401 and answer.body["code"] == "invalid_credentials"
+
+
+def test_login_racing_a_reset_does_not_undo_it(api, person):
+    """A success write is conditional on the verified hash: a password set meanwhile wins."""
+    from portico.auth import hashing, repository
+
+    ada = person()
+    verified = store.get(keys.credential(ada.email))["password_hash"]
+    store.update(
+        keys.credential(ada.email), "SET password_hash = :h", values={":h": hashing.hash_password("Other-Pass-9x!")}
+    )
+    with pytest.raises(store.TransactionFailed):
+        store.transact(repository.success_ops(ada.email, verified, {"password_hash": verified}))

@@ -221,12 +221,13 @@ def test_expiry_job_reads_only_the_users_due(api, person, clock):
     for i in range(6):
         people.append(person(f"user{i}@example.com", name=f"User Number{i}", company=f"Company {i}"))
         clock.advance(DAY)
-    # user0 signed up 5 days before user5. Move to user5's expiry minus 14 days: user5 gets the
-    # 14-day reminder; user0..user4 expire 1..5 days later than that and are not due.
+    # Now user5's password expires in 14 days and user4's in 13 (its 14-day reminder was due
+    # yesterday, when no run happened: caught up today). user0..user3 are not due and not read.
     clock.advance(75 * DAY)
     summary = api_job()
-    assert summary["reminders_sent"] == 1
-    assert summary["items_read"] == 1
+    assert summary["reminders_sent"] == 2
+    assert summary["items_read"] == 2
+    assert api_job()["items_read"] == 2 and api_job()["reminders_sent"] == 0
 
 
 def test_max_age_zero_disables_expiry(api, person, login, clock):
@@ -253,3 +254,38 @@ def test_failed_reminders_are_retried_and_reported(api, person, outbox, clock, f
 
 def api_job() -> dict:
     return password_expiry.run()
+
+
+def test_parallel_sms_code_guesses_get_five_comparisons_in_all(api, person, outbox):
+    ada = person()
+    _verify_phone(ada.email)
+    api.post("/auth/password/forgot", {"email": ada.email, "channel": "sms"})
+    code = re.search(r"\b(\d{6})\b", outbox("+4915112345678")[0]["text"]).group(1)
+    guesses = [f"{n:06d}" for n in range(40) if f"{n:06d}" != code][:30]
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda g=g: results.append(
+                api.post("/auth/password/reset", {"email": ada.email, "code": g, "new_password": NEW}).status
+            )
+        )
+        for g in guesses
+    ]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results.count(401) == 30
+    assert int(store.get(keys.credential(ada.email))["reset_code_attempts"]) == 5
+    burnt = api.post("/auth/password/reset", {"email": ada.email, "code": code, "new_password": NEW})
+    assert burnt.status == 401
+
+
+def test_forced_password_change_ends_old_sessions(api, person, login):
+    ada = person()
+    old = login(ada)
+    store.update(keys.credential(ada.email), "SET password_status = :s", values={":s": "compromised"})
+    step = api.post("/auth/login", {"email": ada.email, "password": ada.password})
+    assert step.body["status"] == "password_change_required" and step.body["reason"] == "compromised"
+    done = api.post("/auth/login/password", {"challenge": step.body["challenge"], "new_password": NEW})
+    assert done.status == 200
+    assert api.get("/me/sessions", token=old).status == 401
+    assert api.get("/me/sessions", token=done.body["token"]).status == 200

@@ -55,3 +55,10 @@ def record(event: Event, account_ids: list[str]) -> None:
     ops = put_ops(event, account_ids)
     if ops:
         store.transact(ops)
+
+
+def record_all(events: list[Event], account_ids: list[str]) -> None:
+    """Several records in one transaction; nothing to do for a user without accounts."""
+    ops = [op for event in events for op in put_ops(event, account_ids)]
+    if ops:
+        store.transact(ops)

@@ -73,11 +73,20 @@ def refresh_members(account_id: str) -> None:
             return
 
 
-def refresh_credential(email: str) -> None:
+def refresh_credential(email: str, attempts: int = 3) -> None:
+    """Recompute one user's effective settings, conditional on the credential not having changed
+    since it was read (a password change meanwhile must not get the old expiry); retried."""
+    for _ in range(attempts):
+        if _refresh_once(email):
+            return
+    raise store.TransactionFailed(["ConditionalCheckFailed"])
+
+
+def _refresh_once(email: str) -> bool:
     credential = store.get(keys.credential(email), consistent=True)
     if credential is None:
-        logger.warning("membership without credential", extra={"user": "unknown"})
-        return
+        logger.warning("membership without credential")
+        return True
     account_ids = [str(a) for a in credential.get("account_ids") or []]
     accounts = [a for a in store.batch_get([keys.account(a) for a in account_ids]) if a] if account_ids else []
     effective = Effective.of(settings_of(a) for a in accounts)
@@ -89,4 +98,10 @@ def refresh_credential(email: str) -> None:
         fields.update(
             passwords.expiry_fields(datetime.fromtimestamp(int(changed), tz=UTC), effective, str(credential["user_id"]))
         )
-    store.transact([passwords.update_op(email, fields)])
+    try:
+        store.transact(
+            [passwords.update_op(email, fields, condition="version = :seen", values={":seen": credential["version"]})]
+        )
+    except store.TransactionFailed:
+        return False
+    return True

@@ -4,7 +4,8 @@ After ``THRESHOLD`` consecutive failures for one login, attempts are refused for
 starts at 1 s and doubles with every further failure, up to ``MAX_LOCK_SECONDS``; a correct
 password is refused too while locked, and success resets the count. Independently, no login
 takes more than ``HOURLY_CAP`` failures in one clock hour: once reached, it is locked until the
-hour ends. Failures of the second factor count the same.
+hour ends. Failures of the second factor count the same. Every attempt is counted as a failure
+before it is verified; a verified one is taken back out (see :mod:`portico.auth.repository`).
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ class State:
             hour=hour,
             hour_failures=(self.hour_failures if hour == self.hour else 0) + 1,
         )
-
-    def after_success(self) -> State:
-        """Consecutive failures reset; the hour's count stands (it caps guessing, not users)."""
-        return State(failed_count=0, last_failure_at=0.0, hour=self.hour, hour_failures=self.hour_failures)
 
     def to_item(self) -> dict:
         return {

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portico import audit, clock, ids, ratelimit, store
+from portico import audit, clock, ids, keys, store
 from portico.accounts.security import Effective
 from portico.auth import captcha, hashing, lockout, passwords, repository, sessions
 from portico.auth.models import LoginRequest, LoginStep, PasswordStepRequest, UserSummary
@@ -57,33 +57,29 @@ def _accounts(credential: dict[str, Any]) -> list[str]:
 
 def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: str) -> tuple[dict, lockout.State]:
     """Refuse a locked login, else record this attempt as a failure; returns the credential and the
-    lockout state before the attempt. Unknown emails end here, after the same work."""
+    lockout state before the attempt. Unknown emails end here, after the same work and with the
+    same lockout (kept in a rate item), so no answer tells them apart."""
     for _ in range(_ATTEMPT_RETRIES):
         now = clock.timestamp()
         credential = repository.get_credential(email)
-        if credential is None:
-            ratelimit_unknown(email)
-            hashing.verify(hashing.dummy_hash(), password)
-            metrics.add_metric(name="LoginFailures", unit="Count", value=1)
-            raise passwords.InvalidCredentials("The email or password is not correct.")
-        state = lockout.State.of(credential)
+        key = keys.credential(email) if credential else repository.unknown_lockout_key(email)
+        holder = credential or repository.get_lockout(key)
+        state = lockout.State.of(holder)
         wait = state.locked_for(now)
         if wait:
             metrics.add_metric(name="LockedOutAttempts", unit="Count", value=1)
             raise _too_many(wait)
         if state.failed_count >= CAPTCHA_AFTER_FAILURES:
             captcha.require(captcha_token, ip)
-        if repository.record_attempt(email, int(credential["version"]), state.after_failure(now).to_item()):
-            return credential, state
+        after = state.after_failure(now).to_item()
+        if not repository.record_attempt(key, int(holder.get("version", 0)), after, create=credential is None):
+            continue
+        if credential is None:
+            hashing.verify(hashing.dummy_hash(), password)
+            metrics.add_metric(name="LoginFailures", unit="Count", value=1)
+            raise passwords.InvalidCredentials("The email or password is not correct.")
+        return credential, state
     raise _too_many(1)
-
-
-def ratelimit_unknown(email: str) -> None:
-    """Unknown emails: the same write a known one costs, and a cap on probing one address."""
-    try:
-        ratelimit.quota("login-unknown", email.lower(), lockout.HOURLY_CAP, lockout.HOUR)
-    except TooManyRequests as limited:
-        raise _too_many(int(limited.headers["Retry-After"])) from None
 
 
 def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
@@ -104,25 +100,34 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
                 )
             )
             metrics.add_metric(name="Lockouts", unit="Count", value=1)
-        store.transact([op for event in events for op in audit.put_ops(event, _accounts(credential))])
+        audit.record_all(events, _accounts(credential))
         metrics.add_metric(name="LoginFailures", unit="Count", value=1)
         raise passwords.InvalidCredentials("The email or password is not correct.")
 
-    reset = before.after_success().to_item()
+    verified = str(credential["password_hash"])
     if not credential.get("email_verified"):
-        store.transact(repository.success_ops(body.email, reset))
+        event = audit.Event("login.failed", _actor(credential), None, ip, {"reason": "email_not_verified"})
+        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, _accounts(credential)))
         raise EmailNotVerified("Confirm your email address first; we can send the link again.")
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
         extra["password_hash"] = hashing.hash_password(body.password)
     return _advance(
         credential,
-        ops=repository.success_ops(body.email, reset, extra),
+        ops=repository.success_ops(body.email, verified, extra),
         ip=ip,
         user_agent=user_agent,
         password_done=False,
         mfa_done=False,
     )
+
+
+def _write(ops: list[dict]) -> None:
+    """Write a step's outcome; a failed condition means the password changed meanwhile."""
+    try:
+        store.transact(ops)
+    except store.TransactionFailed:
+        raise passwords.InvalidCredentials("The email or password is not correct.") from None
 
 
 def _advance(
@@ -139,7 +144,7 @@ def _advance(
         return _challenge(credential, "mfa_enrollment", ops, password_done=True)
     token, item, put = sessions.new(credential, mfa=mfa_done, ip=ip, user_agent=user_agent)
     event = audit.Event("login.succeeded", _actor(credential), None, ip, {"mfa": mfa_done})
-    store.transact([*ops, put, *audit.put_ops(event, _accounts(credential))])
+    _write([*ops, put, *audit.put_ops(event, _accounts(credential))])
     metrics.add_metric(name="Logins", unit="Count", value=1)
     logger.info("logged in", extra={"user_id": credential["user_id"], "session_id": item["session_id"]})
     return LoginStep(
@@ -178,7 +183,7 @@ def _challenge(
             "ttl": expires + 3600,
         },
     )
-    store.transact([*ops, put])
+    _write([*ops, put])
     return LoginStep(status=_STATUS[purpose], challenge=secret, reason=reason)  # type: ignore[arg-type]
 
 
@@ -205,9 +210,20 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
     event = audit.Event(
         "password.changed", _actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
-    ops = [consume, passwords.update_op(str(credential["email"]), fields), *audit.put_ops(event, _accounts(credential))]
+    ops = [
+        consume,
+        passwords.update_op(
+            str(credential["email"]),
+            fields,
+            condition="password_hash = :seen",
+            values={":seen": credential["password_hash"]},
+        ),
+        *audit.put_ops(event, _accounts(credential)),
+    ]
     updated = {**credential, **{k: v for k, v in fields.items() if v is not None}}
+    # An expired or reset password ends every session, as any password change does.
+    sessions.revoke_all(str(credential["user_id"]))
     try:
         return _advance(updated, ops=ops, ip=ip, user_agent=user_agent, password_done=True, mfa_done=False)
-    except store.TransactionFailed:
+    except passwords.InvalidCredentials:
         raise InvalidChallenge("The challenge is invalid or expired; log in again.") from None

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,15 +147,38 @@ def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -
         raise WeakPassword(reasons)
     fields = replacement_fields(credential, body.new_password, clock.now())
     event = audit.Event("password.changed", _actor(credential), {"user_id": session.user_id}, ip)
-    store.transact(
+    _commit_password(
+        credential,
         [
-            update_op(session.email, fields, condition="version = :seen", values={":seen": credential["version"]}),
+            update_op(
+                session.email, fields, condition="password_hash = :seen", values={":seen": credential["password_hash"]}
+            ),
             *audit.put_ops(event, list(credential.get("account_ids") or [])),
-        ]
+        ],
+        keep=session.token_hash,
+        conflict=InvalidCredentials("The password was changed meanwhile; log in again."),
     )
-    sessions.revoke_all(session.user_id, except_hash=session.token_hash)
     _notify(credential, "password_changed", {})
     metrics.add_metric(name="PasswordChanges", unit="Count", value=1)
+
+
+def _commit_password(credential: dict[str, Any], ops: list[dict], *, keep: str | None, conflict: PorticoError) -> None:
+    """Write a new password and end the user's other sessions.
+
+    Sessions are ended before the write (if that fails, the answer is 503 and the password is
+    unchanged: the safe side) and again after it, for a session opened in between; a failure of
+    that second sweep is logged, not answered, because the new password is already in force.
+    """
+    user_id = str(credential["user_id"])
+    sessions.revoke_all(user_id, except_hash=keep)
+    try:
+        store.transact(ops)
+    except store.TransactionFailed:
+        raise conflict from None
+    try:
+        sessions.revoke_all(user_id, except_hash=keep)
+    except Exception:
+        logger.exception("second session sweep failed", extra={"user_id": user_id})
 
 
 def _notify(credential: dict[str, Any], template: str, values: dict[str, str]) -> None:
@@ -241,7 +264,10 @@ def _send_reset_code(credential: dict[str, Any]) -> None:
                     "reset_code_hash": _code_hash(str(credential["email"]), code, salt),
                     "reset_code_salt": salt,
                     "reset_code_expires": int(expires.timestamp()),
-                    "reset_code_attempts": 0,
+                    # a new code does not reset the failed attempts of one still valid
+                    "reset_code_attempts": int(credential.get("reset_code_attempts", 0))
+                    if int(credential.get("reset_code_expires", 0)) > int(clock.timestamp())
+                    else 0,
                 },
             )
         ]
@@ -264,7 +290,14 @@ def reset(body: ResetPasswordRequest, *, ip: str) -> None:
         )
 
 
-def _finish_reset(credential: dict[str, Any], new_password: str, ip: str, extra_ops: list[dict], channel: str) -> None:
+def _finish_reset(
+    credential: dict[str, Any],
+    new_password: str,
+    ip: str,
+    extra_ops: list[dict],
+    channel: str,
+    code_hash: str | None = None,
+) -> None:
     """Set the new password, consuming the link or code in the same transaction."""
     reasons = vet_new_password(credential, new_password)
     if reasons:
@@ -282,24 +315,27 @@ def _finish_reset(credential: dict[str, Any], new_password: str, ip: str, extra_
     event = audit.Event(
         "password.reset", _actor(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
     )
-    try:
-        store.transact(
-            [
-                *extra_ops,
-                update_op(
-                    str(credential["email"]),
-                    fields,
-                    condition="version = :seen",
-                    values={":seen": credential["version"]},
-                ),
-                *audit.put_ops(event, list(credential.get("account_ids") or [])),
-            ]
-        )
-    except store.TransactionFailed:
-        if channel == "sms":
-            raise InvalidCode("The code is invalid or expired.") from None
-        raise InvalidToken("This link is invalid, used or expired. Request a new one.") from None
-    sessions.revoke_all(str(credential["user_id"]))
+    conflict = (
+        InvalidCode("The code is invalid or expired.")
+        if channel == "sms"
+        else InvalidToken("This link is invalid, used or expired. Request a new one.")
+    )
+    _commit_password(
+        credential,
+        [
+            *extra_ops,
+            update_op(
+                str(credential["email"]),
+                fields,
+                # the code, if one was used, must still be the current one: single use
+                condition="password_hash = :seen" + (" AND reset_code_hash = :code" if code_hash else ""),
+                values={":seen": credential["password_hash"], **({":code": code_hash} if code_hash else {})},
+            ),
+            *audit.put_ops(event, list(credential.get("account_ids") or [])),
+        ],
+        keep=None,
+        conflict=conflict,
+    )
     _notify(credential, "password_changed", {})
     metrics.add_metric(name="PasswordResets", unit="Count", value=1)
 
@@ -325,23 +361,20 @@ def _reset_by_link(secret: str, new_password: str, ip: str) -> None:
 def _reset_by_code(email_address: str, code: str, new_password: str, ip: str) -> None:
     credential = store.get(keys.credential(email_address), consistent=True)
     now = int(clock.timestamp())
-    if (
-        credential is None
-        or not credential.get("reset_code_hash")
-        or int(credential.get("reset_code_expires", 0)) <= now
-        or int(credential.get("reset_code_attempts", 0)) >= RESET_CODE_ATTEMPTS
-    ):
+    if credential is None or not credential.get("reset_code_hash"):
         raise InvalidCode("The code is invalid or expired. Request a new one.")
+    # Spend one of the code's attempts before comparing, atomically: parallel guesses get at most
+    # RESET_CODE_ATTEMPTS comparisons between them, never one each.
+    try:
+        store.update(
+            keys.credential(email_address),
+            "SET reset_code_attempts = reset_code_attempts + :one",
+            condition="reset_code_hash = :h AND reset_code_attempts < :max AND reset_code_expires > :now",
+            values={":one": 1, ":h": credential["reset_code_hash"], ":max": RESET_CODE_ATTEMPTS, ":now": now},
+        )
+    except store.ConditionFailed:
+        raise InvalidCode("The code is invalid or expired. Request a new one.") from None
     expected = _code_hash(email_address, code.strip(), str(credential["reset_code_salt"]))
-    if expected != credential["reset_code_hash"]:
-        # Count the attempt atomically; the fifth wrong one burns the code.
-        with contextlib.suppress(store.ConditionFailed):
-            store.update(
-                keys.credential(email_address),
-                "ADD reset_code_attempts :one",
-                condition="reset_code_hash = :h AND reset_code_attempts < :max",
-                values={":one": 1, ":h": credential["reset_code_hash"], ":max": RESET_CODE_ATTEMPTS},
-            )
+    if not hmac.compare_digest(expected, str(credential["reset_code_hash"])):
         raise InvalidCode("The code is invalid or expired.")
-    # The version condition of the final write makes the code single use under concurrency.
-    _finish_reset(credential, new_password, ip, [], "sms")
+    _finish_reset(credential, new_password, ip, [], "sms", code_hash=expected)

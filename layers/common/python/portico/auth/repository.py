@@ -12,38 +12,58 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from portico import keys, store
+from portico import ids, keys, store
 
 
 def get_credential(email: str) -> dict[str, Any] | None:
     return store.get(keys.credential(email), consistent=True)
 
 
-def record_attempt(email: str, version: int, state: dict[str, Any]) -> bool:
+def unknown_lockout_key(email: str) -> dict[str, str]:
+    """Where the lockout state of an email without a login lives: unknown emails lock exactly as
+    known ones do, so the answers never tell them apart."""
+    return keys.rate("login-unknown", ids.digest(keys.normalise_email(email)), "lockout")
+
+
+def get_lockout(key: dict[str, str]) -> dict[str, Any]:
+    return store.get(key, consistent=True) or {"version": 0}
+
+
+def record_attempt(key: dict[str, str], version: int, state: dict[str, Any], *, create: bool = False) -> bool:
     """Count an attempt as a failure before verifying it; False if another attempt came first."""
-    sets = ", ".join(f"{name} = :{name}" for name in state)
+    sets = ", ".join(f"#{name} = :{name}" for name in state)
+    condition = "attribute_not_exists(pk) OR version = :version" if create else "version = :version"
+    extra = ", #ttl = :ttl" if create else ""
     try:
         store.update(
-            keys.credential(email),
-            f"SET {sets}, version = :next",
-            condition="version = :version",
-            values={**{f":{k}": v for k, v in state.items()}, ":version": version, ":next": version + 1},
+            key,
+            f"SET {sets}, version = :next{extra}",
+            condition=condition,
+            values={
+                **{f":{k}": v for k, v in state.items()},
+                ":version": version,
+                ":next": version + 1,
+                **({":ttl": int(state["last_failure_ms"]) // 1000 + 2 * 3600} if create else {}),
+            },
+            names={**{f"#{k}": k for k in state}, **({"#ttl": "ttl"} if create else {})},
         )
     except store.ConditionFailed:
         return False
     return True
 
 
-def success_ops(email: str, state: dict[str, Any], extra: dict[str, Any] | None = None) -> list[dict]:
-    """Reset the failure count (and set ``extra`` fields) after a successful attempt."""
-    fields = {**state, **(extra or {})}
+def success_ops(email: str, password_hash: str, extra: dict[str, Any] | None = None) -> list[dict]:
+    """After a verified attempt: reset the consecutive failures, take the attempt back out of the
+    hour's count, set ``extra`` -- only if the password is still the one verified (a reset or
+    change that committed meanwhile wins)."""
+    fields = {"failed_count": 0, "last_failure_ms": 0, **(extra or {})}
     sets = ", ".join(f"#{k} = :{k}" for k in fields)
     return [
         store.update_op(
             keys.credential(email),
-            f"SET {sets}, version = version + :one",
-            condition="attribute_exists(pk)",
-            values={**{f":{k}": v for k, v in fields.items()}, ":one": 1},
+            f"SET {sets}, version = version + :one ADD hour_failures :minus_one",
+            condition="password_hash = :verified",
+            values={**{f":{k}": v for k, v in fields.items()}, ":one": 1, ":minus_one": -1, ":verified": password_hash},
             names={f"#{k}": k for k in fields},
         )
     ]

@@ -5,7 +5,8 @@ on the expiry day the password is marked expired, so the next login asks for a n
 
 No scan: credentials with an expiring password are indexed by their expiry day
 (``gsi1pk = PWEXP#<day>``), and the job queries exactly the days that are due: today + 14, + 7,
-+ 1, and the last ``LOOKBACK_DAYS`` days up to today for expiry (a late or failed run catches up).
++ 1 (and the day before each, for a run that failed yesterday: at most twice the users due), and
+the last ``LOOKBACK_DAYS`` days up to today for expiry (a late or failed run catches up).
 Marking a password expired takes it out of the index, so nothing is read twice for it.
 
 Idempotent: each reminder is claimed with a conditional write (not yet sent, password unchanged)
@@ -56,9 +57,17 @@ def run() -> dict[str, Any]:
     today = now.date()
     summary = Summary(run_at=clock.iso(now))
     for days in REMINDER_DAYS:
-        for item in _due((today + timedelta(days=days)).isoformat()):
-            summary.items_read += 1
-            _remind(item, days, summary)
+        # today's reminders, and yesterday's in case that run failed (claims stop doubles)
+        for late in (0, 1):
+            for item in _due((today + timedelta(days=days - late)).isoformat()):
+                summary.items_read += 1
+                try:
+                    _remind(item, days, summary)
+                except Exception as exc:  # one user's failure must not stop the others
+                    summary.failed += 1
+                    summary.failures.append(
+                        {"user_id": str(item.get("user_id")), "step": f"reminder-{days}", "error": type(exc).__name__}
+                    )
     for back in range(LOOKBACK_DAYS, -1, -1):
         for item in _due((today - timedelta(days=back)).isoformat()):
             summary.items_read += 1
@@ -75,8 +84,17 @@ def _claim(item: dict[str, Any], days: int) -> bool:
         store.update(
             {"pk": item["pk"], "sk": item["sk"]},
             "SET reminders_sent = list_append(if_not_exists(reminders_sent, :empty), :d)",
-            condition="password_changed_epoch = :seen AND NOT contains(reminders_sent, :n)",
-            values={":empty": [], ":d": [days], ":n": days, ":seen": item["password_changed_epoch"]},
+            # still the same password, still expiring then, not expired, not yet reminded
+            condition="password_changed_epoch = :seen AND password_expires_at = :exp AND password_status = :ok "
+            "AND NOT contains(reminders_sent, :n)",
+            values={
+                ":empty": [],
+                ":d": [days],
+                ":n": days,
+                ":seen": item["password_changed_epoch"],
+                ":exp": item["password_expires_at"],
+                ":ok": "ok",
+            },
         )
     except store.ConditionFailed:
         return False
