@@ -5,12 +5,16 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from portico import access, http
-from portico.auth import login, passwords, sessions
+from portico.auth import login, mfa, passwords, sessions
 from portico.auth.models import (
+    Enrollment,
     ForgotPasswordRequest,
     LoginRequest,
     LoginStep,
+    MfaEnrollmentRequest,
+    MfaStepRequest,
     PasswordStepRequest,
+    ReauthenticateRequest,
     ResetPasswordRequest,
     ResetResult,
 )
@@ -61,6 +65,33 @@ def log_in(body: LoginRequest) -> Response[LoginStep]:
 def set_expired_password(body: PasswordStepRequest) -> Response[LoginStep]:
     request = http.meta(app)
     return http.ok(login.change_expired_password(body, ip=request.ip, user_agent=request.user_agent))
+
+
+@app.post("/auth/login/mfa")
+@access.public
+def second_factor(body: MfaStepRequest) -> Response[LoginStep]:
+    request = http.meta(app)
+    return http.ok(mfa.second_factor(body, ip=request.ip, user_agent=request.user_agent))
+
+
+@app.post("/auth/login/mfa-enrollment")
+@access.public
+def start_enrollment_at_login(body: MfaEnrollmentRequest) -> Enrollment:
+    return mfa.enrollment_at_login(body)
+
+
+@app.post("/auth/login/mfa-enrollment/confirm")
+@access.public
+def confirm_enrollment_at_login(body: MfaStepRequest) -> Response[LoginStep]:
+    request = http.meta(app)
+    return http.ok(mfa.confirm_at_login(body, ip=request.ip, user_agent=request.user_agent))
+
+
+@app.post("/auth/reauthenticate")
+@access.user
+def reauthenticate(body: ReauthenticateRequest) -> Response[None]:
+    mfa.reauthenticate(access.caller(app).session, body, ip=http.meta(app).ip)
+    return http.no_content()
 
 
 @app.post("/auth/logout")

@@ -5,8 +5,15 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from portico import access, http
-from portico.auth import passwords, sessions
-from portico.auth.models import ChangePasswordRequest, SessionList
+from portico.auth import mfa, passwords, sessions
+from portico.auth.models import (
+    ChangePasswordRequest,
+    Enrollment,
+    MfaCodeRequest,
+    RecoveryCodes,
+    RemoveTotpRequest,
+    SessionList,
+)
 
 app = http.resolver()
 
@@ -37,6 +44,31 @@ def revoke_other_sessions() -> Response[None]:
 def change_password(body: ChangePasswordRequest) -> Response[None]:
     passwords.change(access.caller(app).session, body, ip=http.meta(app).ip)
     return http.no_content()
+
+
+@app.post("/me/mfa/totp")
+@access.user
+def start_totp() -> Enrollment:
+    return mfa.start(access.caller(app).session)
+
+
+@app.post("/me/mfa/totp/confirm")
+@access.user
+def confirm_totp(body: MfaCodeRequest) -> RecoveryCodes:
+    return mfa.confirm(access.caller(app).session, body, ip=http.meta(app).ip)
+
+
+@app.delete("/me/mfa/totp")
+@access.user
+def remove_totp(body: RemoveTotpRequest) -> Response[None]:
+    mfa.remove(access.caller(app).session, body, ip=http.meta(app).ip)
+    return http.no_content()
+
+
+@app.post("/me/mfa/recovery-codes")
+@access.user
+def regenerate_recovery_codes(body: MfaCodeRequest) -> RecoveryCodes:
+    return mfa.regenerate_recovery_codes(access.caller(app).session, body, ip=http.meta(app).ip)
 
 
 lambda_handler = http.entry_point(app)

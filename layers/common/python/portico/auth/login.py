@@ -43,15 +43,15 @@ class EmailNotVerified(PorticoError):
     title = "Email Not Verified"
 
 
-def _too_many(seconds: int) -> TooManyRequests:
+def too_many(seconds: int) -> TooManyRequests:
     return TooManyRequests(seconds, "Too many failed attempts; try again later.", code="too_many_attempts")
 
 
-def _actor(credential: dict[str, Any]) -> audit.Actor:
+def actor(credential: dict[str, Any]) -> audit.Actor:
     return audit.Actor("user", str(credential["user_id"]), str(credential["email"]))
 
 
-def _accounts(credential: dict[str, Any]) -> list[str]:
+def accounts(credential: dict[str, Any]) -> list[str]:
     return [str(a) for a in credential.get("account_ids") or []]
 
 
@@ -68,7 +68,7 @@ def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: s
         wait = state.locked_for(now)
         if wait:
             metrics.add_metric(name="LockedOutAttempts", unit="Count", value=1)
-            raise _too_many(wait)
+            raise too_many(wait)
         if state.failed_count >= CAPTCHA_AFTER_FAILURES:
             captcha.require(captcha_token, ip)
         after = state.after_failure(now).to_item()
@@ -79,7 +79,7 @@ def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: s
             metrics.add_metric(name="LoginFailures", unit="Count", value=1)
             raise passwords.InvalidCredentials("The email or password is not correct.")
         return credential, state
-    raise _too_many(1)
+    raise too_many(1)
 
 
 def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
@@ -88,26 +88,26 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
     now = clock.timestamp()
     if not ok:
         failed = before.after_failure(now)
-        events = [audit.Event("login.failed", _actor(credential), None, ip, {"reason": "invalid_credentials"})]
+        events = [audit.Event("login.failed", actor(credential), None, ip, {"reason": "invalid_credentials"})]
         if failed.locked_for(now):
             events.append(
                 audit.Event(
                     "login.locked",
-                    _actor(credential),
+                    actor(credential),
                     None,
                     ip,
                     {"failures": failed.failed_count, "seconds": failed.locked_for(now)},
                 )
             )
             metrics.add_metric(name="Lockouts", unit="Count", value=1)
-        audit.record_all(events, _accounts(credential))
+        audit.record_all(events, accounts(credential))
         metrics.add_metric(name="LoginFailures", unit="Count", value=1)
         raise passwords.InvalidCredentials("The email or password is not correct.")
 
     verified = str(credential["password_hash"])
     if not credential.get("email_verified"):
-        event = audit.Event("login.failed", _actor(credential), None, ip, {"reason": "email_not_verified"})
-        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, _accounts(credential)))
+        event = audit.Event("login.failed", actor(credential), None, ip, {"reason": "email_not_verified"})
+        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, accounts(credential)))
         raise EmailNotVerified("Confirm your email address first; we can send the link again.")
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
@@ -140,11 +140,24 @@ def _advance(
         return _challenge(credential, "password_change", ops, password_done=False, reason=reason)
     if credential.get("mfa_enabled") and not mfa_done:
         return _challenge(credential, "mfa", ops, password_done=True)
-    if Effective.from_item(credential.get("security")).enforce_mfa and not credential.get("mfa_enabled"):
+    if effective(credential).enforce_mfa and not credential.get("mfa_enabled"):
         return _challenge(credential, "mfa_enrollment", ops, password_done=True)
-    token, item, put = sessions.new(credential, mfa=mfa_done, ip=ip, user_agent=user_agent)
-    event = audit.Event("login.succeeded", _actor(credential), None, ip, {"mfa": mfa_done})
-    _write([*ops, put, *audit.put_ops(event, _accounts(credential))])
+    return finish(credential, ops, ip=ip, user_agent=user_agent, mfa=mfa_done)
+
+
+def finish(
+    credential: dict[str, Any],
+    ops: list[dict],
+    *,
+    ip: str,
+    user_agent: str,
+    mfa: bool,
+    details: dict[str, Any] | None = None,
+) -> LoginStep:
+    """The last step: a session, written with ``ops`` (the step's own outcome) and the audit record."""
+    token, item, put = sessions.new(credential, mfa=mfa, ip=ip, user_agent=user_agent)
+    event = audit.Event("login.succeeded", actor(credential), None, ip, {"mfa": mfa, **(details or {})})
+    _write([*ops, put, *audit.put_ops(event, accounts(credential))])
     metrics.add_metric(name="Logins", unit="Count", value=1)
     logger.info("logged in", extra={"user_id": credential["user_id"], "session_id": item["session_id"]})
     return LoginStep(
@@ -158,6 +171,10 @@ def _advance(
             language=str(credential.get("language", "en")),
         ),
     )
+
+
+def effective(credential: dict[str, Any]) -> Effective:
+    return Effective.from_item(credential.get("security"))
 
 
 _STATUS = {
@@ -208,7 +225,7 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
         raise WeakPassword(reasons)
     fields = passwords.replacement_fields(credential, body.new_password, clock.now())
     event = audit.Event(
-        "password.changed", _actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+        "password.changed", actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
     ops = [
         consume,
@@ -218,7 +235,7 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
             condition="password_hash = :seen",
             values={":seen": credential["password_hash"]},
         ),
-        *audit.put_ops(event, _accounts(credential)),
+        *audit.put_ops(event, accounts(credential)),
     ]
     updated = {**credential, **{k: v for k, v in fields.items() if v is not None}}
     # An expired or reset password ends every session, as any password change does.

@@ -39,6 +39,7 @@ class LoginStep(BaseModel):
     user: UserSummary | None = None
     challenge: str | None = None
     reason: Literal["expired", "admin_reset", "compromised"] | None = None
+    recovery_codes: list[str] | None = None
 
     @model_serializer(mode="wrap")
     def _only_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -80,3 +81,38 @@ class ResetPasswordRequest(RequestBody):
 
 class ResetResult(BaseModel):
     status: Literal["password_reset"] = "password_reset"
+
+
+class MfaStepRequest(RequestBody):
+    challenge: Secret
+    code: Code
+
+
+class MfaEnrollmentRequest(RequestBody):
+    challenge: Secret
+
+
+class MfaCodeRequest(RequestBody):
+    code: Code
+
+
+class RemoveTotpRequest(RequestBody):
+    password: Password
+    code: Code
+
+
+class ReauthenticateRequest(RequestBody):
+    password: Password
+    code: Code | None = None
+
+
+class Enrollment(BaseModel):
+    """A TOTP secret to add to an authenticator app: as text, as an otpauth:// URI and as a QR code."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str]

@@ -158,7 +158,7 @@ def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -
         keep=session.token_hash,
         conflict=InvalidCredentials("The password was changed meanwhile; log in again."),
     )
-    _notify(credential, "password_changed", {})
+    notify(credential, "password_changed", {})
     metrics.add_metric(name="PasswordChanges", unit="Count", value=1)
 
 
@@ -181,7 +181,7 @@ def _commit_password(credential: dict[str, Any], ops: list[dict], *, keep: str |
         logger.exception("second session sweep failed", extra={"user_id": user_id})
 
 
-def _notify(credential: dict[str, Any], template: str, values: dict[str, str]) -> None:
+def notify(credential: dict[str, Any], template: str, values: dict[str, str]) -> None:
     """A security notice after a committed change. The change stands if the notice cannot be
     sent (the user did succeed); the failure is logged and counted for an operator."""
     try:
@@ -336,7 +336,7 @@ def _finish_reset(
         keep=None,
         conflict=conflict,
     )
-    _notify(credential, "password_changed", {})
+    notify(credential, "password_changed", {})
     metrics.add_metric(name="PasswordResets", unit="Count", value=1)
 
 

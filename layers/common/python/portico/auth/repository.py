@@ -52,18 +52,38 @@ def record_attempt(key: dict[str, str], version: int, state: dict[str, Any], *, 
     return True
 
 
-def success_ops(email: str, password_hash: str, extra: dict[str, Any] | None = None) -> list[dict]:
+def success_ops(
+    email: str,
+    password_hash: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    remove: tuple[str, ...] = (),
+    condition: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> list[dict]:
     """After a verified attempt: reset the consecutive failures, take the attempt back out of the
-    hour's count, set ``extra`` -- only if the password is still the one verified (a reset or
-    change that committed meanwhile wins)."""
+    hour's count, set ``extra`` (None values are removed, as are the paths in ``remove``) -- only if
+    the password is still the one verified (a reset or change that committed meanwhile wins) and
+    ``condition`` holds (for example: this TOTP step is newer than the last one used)."""
     fields = {"failed_count": 0, "last_failure_ms": 0, **(extra or {})}
-    sets = ", ".join(f"#{k} = :{k}" for k in fields)
+    sets = {k: v for k, v in fields.items() if v is not None}
+    removes = [f"#{k}" for k, v in fields.items() if v is None] + list(remove)
+    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets) + ", version = version + :one"
+    expression += " ADD hour_failures :minus_one"
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
     return [
         store.update_op(
             keys.credential(email),
-            f"SET {sets}, version = version + :one ADD hour_failures :minus_one",
-            condition="password_hash = :verified",
-            values={**{f":{k}": v for k, v in fields.items()}, ":one": 1, ":minus_one": -1, ":verified": password_hash},
+            expression,
+            condition="password_hash = :verified" + (f" AND ({condition})" if condition else ""),
+            values={
+                **{f":{k}": v for k, v in sets.items()},
+                ":one": 1,
+                ":minus_one": -1,
+                ":verified": password_hash,
+                **(values or {}),
+            },
             names={f"#{k}": k for k in fields},
         )
     ]
@@ -114,12 +134,13 @@ def touch_session(token_hash: str, now_epoch: int, stale_before: int) -> None:
         )
 
 
-def mark_reauthenticated(token_hash: str, now_epoch: int) -> None:
-    store.update(
+def reauthenticated_op(token_hash: str, now_epoch: int, *, mfa: bool) -> dict:
+    """Mark the session freshly authenticated (and as having a second factor, if one was given)."""
+    return store.update_op(
         keys.session(token_hash),
-        "SET authenticated_at = :now",
+        "SET authenticated_at = :now" + (", mfa = :true" if mfa else ""),
         condition="attribute_exists(pk)",
-        values={":now": now_epoch},
+        values={":now": now_epoch, **({":true": True} if mfa else {})},
     )
 
 

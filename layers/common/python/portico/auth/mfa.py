@@ -1,0 +1,369 @@
+"""The second factor: TOTP enrollment and checks, recovery codes, reauthentication (contract
+sections 3 and 5).
+
+Stored on the user's credential:
+
+* ``totp_sealed``: the TOTP secret encrypted with the template's KMS key, the user id as
+  encryption context (:mod:`portico.secrets_at_rest`); never returned after confirmation;
+* ``totp_pending_sealed`` / ``totp_pending_expires``: an enrollment not yet confirmed (15 min);
+* ``totp_last_step``: the time step of the last accepted code. A code is accepted only for a
+  newer step, written with a condition, so the same code twice (also in parallel) gives one
+  success and one ``401 code_already_used``;
+* ``recovery_hashes``: SHA-256 of the 10 single-use recovery codes (80 random bits each); using
+  one removes it with a condition on its value, so it works once, also in parallel.
+
+Wrong codes count in the login lockout exactly as wrong passwords do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from portico import audit, clock, ids, keys, secrets_at_rest, store
+from portico.auth import hashing, lockout, login, repository, sessions, totp
+from portico.auth.models import (
+    Enrollment,
+    LoginStep,
+    MfaCodeRequest,
+    MfaEnrollmentRequest,
+    MfaStepRequest,
+    ReauthenticateRequest,
+    RecoveryCodes,
+    RemoveTotpRequest,
+)
+from portico.auth.passwords import InvalidCode, InvalidCredentials, notify, update_op
+from portico.errors import PorticoError
+from portico.observability import metrics
+
+RECOVERY_CODES = 10
+PENDING_SECONDS = 15 * 60
+_PENDING = ("totp_pending_sealed", "totp_pending_expires")
+
+
+class CodeAlreadyUsed(PorticoError):
+    status = 401
+    code = "code_already_used"
+    title = "Code Already Used"
+
+
+class ReauthenticationRequired(PorticoError):
+    status = 403
+    code = "reauthentication_required"
+    title = "Reauthentication Required"
+
+
+class MfaAlreadyEnabled(PorticoError):
+    status = 409
+    code = "mfa_already_enabled"
+    title = "Two-Factor Authentication Already Enabled"
+
+
+class NoPendingEnrollment(PorticoError):
+    status = 409
+    code = "no_pending_enrollment"
+    title = "No Pending Enrollment"
+
+
+class MfaEnforced(PorticoError):
+    status = 409
+    code = "mfa_enforced"
+    title = "Two-Factor Authentication Enforced"
+
+
+# ----------------------------------------------------------------- building blocks
+
+
+def _recovery_codes() -> tuple[list[str], list[str]]:
+    """Ten codes as shown to the user (``xxxxx-xxxxx``, 80 bits) and their stored hashes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i)
+    shown = [
+        "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(2)) for _ in range(RECOVERY_CODES)
+    ]
+    return shown, [_recovery_hash(c) for c in shown]
+
+
+def _recovery_hash(code: str) -> str:
+    return ids.digest("recovery:" + code.strip().lower().replace(" ", ""))
+
+
+def _enrollment(credential: dict[str, Any]) -> tuple[Enrollment, dict[str, Any]]:
+    secret = totp.new_secret()
+    uri = totp.otpauth_uri(secret, str(credential["email"]))
+    sealed = secrets_at_rest.seal(secret, user_id=str(credential["user_id"]))
+    fields = {"totp_pending_sealed": sealed, "totp_pending_expires": int(clock.timestamp()) + PENDING_SECONDS}
+    return Enrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri)), fields
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A verified second factor and the conditional update that spends it."""
+
+    kind: str  # "totp" or "recovery"
+    fields: dict[str, Any]
+    remove: tuple[str, ...]
+    condition: str
+    values: dict[str, Any]
+
+
+def _prove(credential: dict[str, Any], code: str, *, sealed_field: str = "totp_sealed") -> Proof | None:
+    now = clock.timestamp()
+    sealed = credential.get(sealed_field)
+    if sealed:
+        secret = secrets_at_rest.unseal(str(sealed), user_id=str(credential["user_id"]))
+        step = totp.match_step(secret, code, now)
+        if step is not None:
+            if step <= int(credential.get("totp_last_step", -1)):
+                metrics.add_metric(name="TotpReplays", unit="Count", value=1)
+                raise CodeAlreadyUsed("This code was already used; wait for the next one.")
+            return Proof(
+                "totp",
+                {"totp_last_step": step},
+                (),
+                "attribute_not_exists(totp_last_step) OR totp_last_step < :step",
+                {":step": step},
+            )
+    if sealed_field == "totp_sealed":
+        hashes = list(credential.get("recovery_hashes") or [])
+        wanted = _recovery_hash(code)
+        if wanted in hashes:
+            index = hashes.index(wanted)
+            return Proof(
+                "recovery", {}, (f"recovery_hashes[{index}]",), f"recovery_hashes[{index}] = :rc", {":rc": wanted}
+            )
+    metrics.add_metric(name="MfaFailures", unit="Count", value=1)
+    return None
+
+
+def _failed(credential: dict[str, Any], before: lockout.State, ip: str, action: str) -> InvalidCode:
+    now = clock.timestamp()
+    failed = before.after_failure(now)
+    events = [audit.Event(action, login.actor(credential), None, ip, {"reason": "invalid_code"})]
+    if failed.locked_for(now):
+        events.append(audit.Event("login.locked", login.actor(credential), None, ip, {"failures": failed.failed_count}))
+    audit.record_all(events, login.accounts(credential))
+    return InvalidCode("The code is not correct.")
+
+
+def _attempt(credential: dict[str, Any], ip: str) -> lockout.State:
+    """Count a code attempt in the login lockout before checking it."""
+    for _ in range(3):
+        state = lockout.State.of(credential)
+        wait = state.locked_for(clock.timestamp())
+        if wait:
+            raise login.too_many(wait)
+        if repository.record_attempt(
+            keys.credential(str(credential["email"])),
+            int(credential["version"]),
+            state.after_failure(clock.timestamp()).to_item(),
+        ):
+            return state
+        credential.update(repository.get_credential(str(credential["email"])) or {})
+    raise login.too_many(1)
+
+
+def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
+    return repository.success_ops(
+        str(credential["email"]),
+        str(credential["password_hash"]),
+        {**proof.fields, **(extra or {})},
+        remove=proof.remove,
+        condition=proof.condition,
+        values=proof.values,
+    )
+
+
+def _replayed(error: store.TransactionFailed) -> CodeAlreadyUsed:
+    metrics.add_metric(name="TotpReplays", unit="Count", value=1)
+    return CodeAlreadyUsed("This code was already used; wait for the next one.")
+
+
+# ----------------------------------------------------------------- at login
+
+
+def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
+    _, credential, consume = login.take_challenge(body.challenge, "mfa")
+    before = _attempt(credential, ip)
+    proof = _prove(credential, body.code)
+    if proof is None:
+        raise _failed(credential, before, ip, "login.failed")
+    try:
+        return login.finish(
+            credential,
+            [consume, *_spend(credential, proof)],
+            ip=ip,
+            user_agent=user_agent,
+            mfa=True,
+            details={"second_factor": proof.kind},
+        )
+    except store.TransactionFailed as failed:
+        raise _replayed(failed) from None
+
+
+def enrollment_at_login(body: MfaEnrollmentRequest) -> Enrollment:
+    _, credential, _ = login.take_challenge(body.challenge, "mfa_enrollment")
+    enrollment, fields = _enrollment(credential)
+    store.transact([update_op(str(credential["email"]), fields)])
+    return enrollment
+
+
+def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
+    _, credential, consume = login.take_challenge(body.challenge, "mfa_enrollment")
+    pending = int(credential.get("totp_pending_expires", 0)) > clock.timestamp()
+    if not pending:
+        raise login.InvalidChallenge("Start the enrollment again: the setup has expired.")
+    before = _attempt(credential, ip)
+    proof = _prove(credential, body.code, sealed_field="totp_pending_sealed")
+    if proof is None:
+        raise _failed(credential, before, ip, "mfa.enrollment_failed")
+    shown, hashes = _recovery_codes()
+    enabled = {
+        "mfa_enabled": True,
+        "totp_sealed": credential["totp_pending_sealed"],
+        "recovery_hashes": hashes,
+        "totp_pending_sealed": None,
+        "totp_pending_expires": None,
+    }
+    event = audit.Event(
+        "mfa.enabled", login.actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+    )
+    try:
+        step = login.finish(
+            credential,
+            [consume, *_spend(credential, proof, enabled), *audit.put_ops(event, login.accounts(credential))],
+            ip=ip,
+            user_agent=user_agent,
+            mfa=True,
+            details={"second_factor": "enrollment"},
+        )
+    except store.TransactionFailed:
+        raise login.InvalidChallenge("The challenge is invalid or expired; log in again.") from None
+    notify(credential, "mfa_enabled", {})
+    return step.model_copy(update={"recovery_codes": shown})
+
+
+# ----------------------------------------------------------------- logged in
+
+
+def _fresh(session: sessions.Session) -> None:
+    if not session.recently_authenticated:
+        raise ReauthenticationRequired("Confirm your password (and code) first: POST /auth/reauthenticate.")
+
+
+def _credential(session: sessions.Session) -> dict[str, Any]:
+    credential = repository.get_credential(session.email)
+    if credential is None or credential["user_id"] != session.user_id:
+        raise InvalidCredentials("This login no longer exists.")
+    return credential
+
+
+def start(session: sessions.Session) -> Enrollment:
+    _fresh(session)
+    credential = _credential(session)
+    if credential.get("mfa_enabled"):
+        raise MfaAlreadyEnabled("Two-factor authentication is already on; remove it first to set it up again.")
+    enrollment, fields = _enrollment(credential)
+    try:
+        store.transact(
+            [
+                update_op(
+                    session.email,
+                    fields,
+                    condition="attribute_not_exists(mfa_enabled) OR mfa_enabled = :false",
+                    values={":false": False},
+                )
+            ]
+        )
+    except store.TransactionFailed:
+        raise MfaAlreadyEnabled("Two-factor authentication is already on.") from None
+    return enrollment
+
+
+def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> RecoveryCodes:
+    credential = _credential(session)
+    if not credential.get("totp_pending_sealed") or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp():
+        raise NoPendingEnrollment("Start the setup first: POST /me/mfa/totp.")
+    before = _attempt(credential, ip)
+    proof = _prove(credential, body.code, sealed_field="totp_pending_sealed")
+    if proof is None:
+        raise _failed(credential, before, ip, "mfa.enrollment_failed")
+    shown, hashes = _recovery_codes()
+    enabled = {
+        "mfa_enabled": True,
+        "totp_sealed": credential["totp_pending_sealed"],
+        "recovery_hashes": hashes,
+        "totp_pending_sealed": None,
+        "totp_pending_expires": None,
+    }
+    event = audit.Event("mfa.enabled", login.actor(credential), {"user_id": session.user_id}, ip)
+    try:
+        store.transact([*_spend(credential, proof, enabled), *audit.put_ops(event, login.accounts(credential))])
+    except store.TransactionFailed:
+        raise NoPendingEnrollment("The setup changed meanwhile; start it again.") from None
+    notify(credential, "mfa_enabled", {})
+    return RecoveryCodes(recovery_codes=shown)
+
+
+def remove(session: sessions.Session, body: RemoveTotpRequest, *, ip: str) -> None:
+    _fresh(session)
+    credential = _credential(session)
+    if login.effective(credential).enforce_mfa:
+        raise MfaEnforced("An account you belong to requires two-factor authentication.")
+    if not credential.get("mfa_enabled"):
+        raise NoPendingEnrollment("Two-factor authentication is not on.")
+    before = _attempt(credential, ip)
+    if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
+        raise _failed(credential, before, ip, "mfa.remove_failed")
+    proof = _prove(credential, body.code)
+    if proof is None:
+        raise _failed(credential, before, ip, "mfa.remove_failed")
+    cleared = {"mfa_enabled": False, "totp_sealed": None, "totp_last_step": None, "recovery_hashes": None}
+    event = audit.Event("mfa.disabled", login.actor(credential), {"user_id": session.user_id}, ip)
+    try:
+        store.transact([*_spend(credential, proof, cleared), *audit.put_ops(event, login.accounts(credential))])
+    except store.TransactionFailed as failed:
+        raise _replayed(failed) from None
+    notify(credential, "mfa_disabled", {})
+
+
+def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> RecoveryCodes:
+    credential = _credential(session)
+    if not credential.get("mfa_enabled"):
+        raise NoPendingEnrollment("Two-factor authentication is not on.")
+    before = _attempt(credential, ip)
+    proof = _prove(credential, body.code)
+    if proof is None or proof.kind != "totp":
+        raise _failed(credential, before, ip, "mfa.recovery_codes_failed")
+    shown, hashes = _recovery_codes()
+    event = audit.Event("mfa.recovery_codes_regenerated", login.actor(credential), {"user_id": session.user_id}, ip)
+    try:
+        store.transact(
+            [*_spend(credential, proof, {"recovery_hashes": hashes}), *audit.put_ops(event, login.accounts(credential))]
+        )
+    except store.TransactionFailed as failed:
+        raise _replayed(failed) from None
+    return RecoveryCodes(recovery_codes=shown)
+
+
+def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip: str) -> None:
+    credential = _credential(session)
+    before = _attempt(credential, ip)
+    if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
+        audit.record_all(
+            [audit.Event("reauthentication.failed", login.actor(credential), None, ip)], login.accounts(credential)
+        )
+        raise InvalidCredentials("The password is not correct.")
+    proof = None
+    if credential.get("mfa_enabled"):
+        proof = _prove(credential, body.code or "") if body.code else None
+        if proof is None:
+            raise _failed(credential, before, ip, "reauthentication.failed")
+    ops = (
+        _spend(credential, proof) if proof else repository.success_ops(session.email, str(credential["password_hash"]))
+    )
+    ops.append(repository.reauthenticated_op(session.token_hash, int(clock.timestamp()), mfa=proof is not None))
+    try:
+        store.transact(ops)
+    except store.TransactionFailed as failed:
+        raise _replayed(failed) from None
