@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from portico import access, http
 from portico.auth import mfa, passwords, sessions
+from portico.identity import profile
 from portico.auth.models import (
     ChangePasswordRequest,
     Enrollment,
@@ -16,6 +17,12 @@ from portico.auth.models import (
 )
 
 app = http.resolver()
+
+
+@app.get("/me")
+@access.user
+def get_me() -> profile.Me:
+    return profile.me(access.caller(app).session)
 
 
 @app.get("/me/sessions")

@@ -101,6 +101,8 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
         },
         membership={
             "account_id": account_id,
+            "account_name": body.company,
+            "account_mode": "test",
             "user_id": user_id,
             "email": body.email,
             "owner": True,
