@@ -6,7 +6,6 @@ from aws_lambda_powertools.event_handler import Response
 
 from portico import access, http
 from portico.auth import mfa, passwords, sessions
-from portico.identity import profile
 from portico.auth.models import (
     ChangePasswordRequest,
     Enrollment,
@@ -15,6 +14,7 @@ from portico.auth.models import (
     RemoveTotpRequest,
     SessionList,
 )
+from portico.identity import profile
 
 app = http.resolver()
 

@@ -20,8 +20,9 @@ def test_enforce_enroll_login_replay_drift_and_expiry(local_stack):
     verify(local_stack, email)
     token = log_in(local_stack, email)
     security = local_stack.get(f"/accounts/{created['account_id']}/security", headers=bearer(token)).json
-    enforced = local_stack.put(f"/accounts/{created['account_id']}/security", json={**security, "enforce_mfa": True},
-                               headers=bearer(token))
+    enforced = local_stack.put(
+        f"/accounts/{created['account_id']}/security", json={**security, "enforce_mfa": True}, headers=bearer(token)
+    )
     assert enforced.status == 200
     refused = local_stack.get(f"/accounts/{created['account_id']}", headers=bearer(token))
     assert refused.status == 403 and refused.json["code"] == "mfa_required"
@@ -33,8 +34,9 @@ def test_enforce_enroll_login_replay_drift_and_expiry(local_stack):
     assert enrollment["otpauth_uri"].startswith("otpauth://totp/Portico:")
     assert enrollment["qr_svg"].lstrip().startswith("<svg")
     totp = pyotp.TOTP(secret)
-    done = local_stack.post("/auth/login/mfa-enrollment/confirm",
-                            json={"challenge": step["challenge"], "code": totp.at(now(local_stack))}).json
+    done = local_stack.post(
+        "/auth/login/mfa-enrollment/confirm", json={"challenge": step["challenge"], "code": totp.at(now(local_stack))}
+    ).json
     assert done["status"] == "authenticated" and len(done["recovery_codes"]) == 10
     assert local_stack.get(f"/accounts/{created['account_id']}", headers=bearer(done["token"])).status == 200
     assert any(m["subject"] == "Two-factor authentication is on" for m in local_stack.outbox(email))
@@ -51,25 +53,29 @@ def test_enforce_enroll_login_replay_drift_and_expiry(local_stack):
 
     # a phone one step behind is accepted; two steps is not
     local_stack.advance_clock(90)
-    behind = local_stack.post("/auth/login/mfa",
-                              json={"challenge": again["challenge"], "code": totp.at(now(local_stack) - 30)})
+    behind = local_stack.post(
+        "/auth/login/mfa", json={"challenge": again["challenge"], "code": totp.at(now(local_stack) - 30)}
+    )
     assert behind.status == 200
     third = local_stack.post("/auth/login", json={"email": email, "password": PASSWORD}).json
     local_stack.advance_clock(60)
-    too_old = local_stack.post("/auth/login/mfa",
-                               json={"challenge": third["challenge"], "code": totp.at(now(local_stack) - 60)})
+    too_old = local_stack.post(
+        "/auth/login/mfa", json={"challenge": third["challenge"], "code": totp.at(now(local_stack) - 60)}
+    )
     assert too_old.status == 401 and too_old.json["code"] == "invalid_code"
 
     # the challenge expires after 10 minutes
     local_stack.advance_clock(601)
-    late = local_stack.post("/auth/login/mfa",
-                            json={"challenge": third["challenge"], "code": totp.at(now(local_stack))})
+    late = local_stack.post(
+        "/auth/login/mfa", json={"challenge": third["challenge"], "code": totp.at(now(local_stack))}
+    )
     assert late.status == 401 and late.json["code"] == "invalid_challenge"
 
     # a recovery code stands in for the phone, once
     fourth = local_stack.post("/auth/login", json={"email": email, "password": PASSWORD}).json
-    rescued = local_stack.post("/auth/login/mfa",
-                               json={"challenge": fourth["challenge"], "code": done["recovery_codes"][0]}).json
+    rescued = local_stack.post(
+        "/auth/login/mfa", json={"challenge": fourth["challenge"], "code": done["recovery_codes"][0]}
+    ).json
     assert rescued["status"] == "authenticated"
     me = local_stack.get("/me", headers=bearer(rescued["token"])).json
     assert me["mfa"] == {"totp": True, "recovery_codes_left": 9}

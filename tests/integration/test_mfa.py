@@ -242,8 +242,17 @@ def test_me_shows_2fa_state_and_recovery_codes_left(api, enrolled):
     assert me.body["mfa"] == {"totp": True, "recovery_codes_left": 10}
     assert me.body["email"] == ada.email and me.body["name"] == "Ada Lovelace" and me.body["phone"] is None
     assert me.body["password_expires_at"].endswith("Z")
-    assert me.body["accounts"] == [{"account_id": ada.account_id, "name": "Analytical Engines", "mode": "test",
-                                    "owner": True, "full_access": True, "rights": [], "status": "active"}]
+    assert me.body["accounts"] == [
+        {
+            "account_id": ada.account_id,
+            "name": "Analytical Engines",
+            "mode": "test",
+            "owner": True,
+            "full_access": True,
+            "rights": [],
+            "status": "active",
+        }
+    ]
     step = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
     api.post("/auth/login/mfa", {"challenge": step, "code": recovery[3]})
     assert api.get("/me", token=token).body["mfa"]["recovery_codes_left"] == 9

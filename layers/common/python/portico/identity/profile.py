@@ -55,8 +55,9 @@ def me(session: sessions.Session) -> Me:
     credential = store.get(keys.credential(session.email), consistent=True)
     if credential is None or credential["user_id"] != session.user_id:
         raise Unauthenticated("This login no longer exists.")
-    memberships, _ = store.query("gsi1pk = :u AND begins_with(gsi1sk, :m)",
-                                 {":u": f"USER#{session.user_id}", ":m": "MEMBER#"}, index="gsi1")
+    memberships, _ = store.query(
+        "gsi1pk = :u AND begins_with(gsi1sk, :m)", {":u": f"USER#{session.user_id}", ":m": "MEMBER#"}, index="gsi1"
+    )
     phone = credential.get("phone")
     expires = credential.get("password_expires_at")
     return Me(
@@ -65,9 +66,11 @@ def me(session: sessions.Session) -> Me:
         name=str(credential.get("name", "")),
         language=str(credential.get("language", "en")),
         phone=Phone(number=str(phone), status="verified" if credential.get("phone_verified") else "not_verified")
-        if phone else None,
-        mfa=Mfa(totp=bool(credential.get("mfa_enabled")),
-                recovery_codes_left=len(credential.get("recovery_hashes") or [])),
+        if phone
+        else None,
+        mfa=Mfa(
+            totp=bool(credential.get("mfa_enabled")), recovery_codes_left=len(credential.get("recovery_hashes") or [])
+        ),
         password_changed_at=credential.get("password_changed_at"),
         password_expires_at=clock.iso_epoch(int(expires)) if expires is not None else None,
         notifications={**DEFAULT_NOTIFICATIONS, **(credential.get("notifications") or {})},
