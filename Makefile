@@ -12,7 +12,7 @@ SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 export PYTHONPATH := layers/common/python:.
 
-.PHONY: run test lint validate unit integration e2e template build bench clean help
+.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help
 
 help:
 	@echo "make run | test | lint | validate | build | bench | clean"
@@ -29,6 +29,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+# Tools some tests use as independent witnesses: oathtool (an authenticator's TOTP codes), zbarimg
+# (reads our QR codes) and the cairo library (cairosvg renders our SVG for zbarimg). Installed from
+# Debian's packages when missing.
+SYSTEM_TOOLS := oathtool zbarimg
+system-tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	ldconfig -p | grep -q 'libcairo.so.2' || missing="$$missing libcairo2"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq oathtool zbar-tools libcairo2 >/dev/null; \
+	fi
+
 run: $(VENV)/.installed
 	PORT=$(PORT) $(PY) -m infra.local
 
@@ -43,7 +56,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template-file template.yaml
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint validate
+test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools lint validate
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.installed

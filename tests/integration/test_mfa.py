@@ -256,3 +256,16 @@ def test_me_shows_2fa_state_and_recovery_codes_left(api, enrolled):
     step = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
     api.post("/auth/login/mfa", {"challenge": step, "code": recovery[3]})
     assert api.get("/me", token=token).body["mfa"]["recovery_codes_left"] == 9
+
+
+def test_replay_is_audited(api, enrolled, clock):
+    ada, secret, _, _ = enrolled
+    used = code(secret, clock.now)
+    first = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
+    api.post("/auth/login/mfa", {"challenge": first, "code": used})
+    second = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
+    assert api.post("/auth/login/mfa", {"challenge": second, "code": used}).status == 401
+    records, _ = store.query("pk = :p", {":p": f"AUDIT#{ada.account_id}"})
+    replays = [r for r in records if r["action"] == "mfa.replay_refused"]
+    assert len(replays) == 1 and replays[0]["ip"] == "198.51.100.7"
+    assert "mfa.enabled" in [r["action"] for r in records]

@@ -107,7 +107,7 @@ class Proof:
     values: dict[str, Any]
 
 
-def _prove(credential: dict[str, Any], code: str, *, sealed_field: str = "totp_sealed") -> Proof | None:
+def _prove(credential: dict[str, Any], code: str, *, ip: str, sealed_field: str = "totp_sealed") -> Proof | None:
     now = clock.timestamp()
     sealed = credential.get(sealed_field)
     if sealed:
@@ -115,8 +115,7 @@ def _prove(credential: dict[str, Any], code: str, *, sealed_field: str = "totp_s
         step = totp.match_step(secret, code, now)
         if step is not None:
             if step <= int(credential.get("totp_last_step", -1)):
-                metrics.add_metric(name="TotpReplays", unit="Count", value=1)
-                raise CodeAlreadyUsed("This code was already used; wait for the next one.")
+                raise replayed(credential, ip)
             return Proof(
                 "totp",
                 {"totp_last_step": step},
@@ -174,8 +173,10 @@ def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | Non
     )
 
 
-def _replayed(error: store.TransactionFailed) -> CodeAlreadyUsed:
+def replayed(credential: dict[str, Any], ip: str | None = None) -> CodeAlreadyUsed:
+    """A code used a second time: counted, audited, refused."""
     metrics.add_metric(name="TotpReplays", unit="Count", value=1)
+    audit.record_all([audit.Event("mfa.replay_refused", login.actor(credential), None, ip)], login.accounts(credential))
     return CodeAlreadyUsed("This code was already used; wait for the next one.")
 
 
@@ -185,7 +186,7 @@ def _replayed(error: store.TransactionFailed) -> CodeAlreadyUsed:
 def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
     _, credential, consume = login.take_challenge(body.challenge, "mfa")
     before = _attempt(credential, ip)
-    proof = _prove(credential, body.code)
+    proof = _prove(credential, body.code, ip=ip)
     if proof is None:
         raise _failed(credential, before, ip, "login.failed")
     try:
@@ -197,8 +198,8 @@ def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginSte
             mfa=True,
             details={"second_factor": proof.kind},
         )
-    except store.TransactionFailed as failed:
-        raise _replayed(failed) from None
+    except store.TransactionFailed:
+        raise replayed(credential, ip) from None
 
 
 def enrollment_at_login(body: MfaEnrollmentRequest) -> Enrollment:
@@ -214,7 +215,7 @@ def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> Login
     if not pending:
         raise login.InvalidChallenge("Start the enrollment again: the setup has expired.")
     before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, sealed_field="totp_pending_sealed")
+    proof = _prove(credential, body.code, ip=ip, sealed_field="totp_pending_sealed")
     if proof is None:
         raise _failed(credential, before, ip, "mfa.enrollment_failed")
     shown, hashes = _recovery_codes()
@@ -285,7 +286,7 @@ def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> Reco
     if not credential.get("totp_pending_sealed") or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp():
         raise NoPendingEnrollment("Start the setup first: POST /me/mfa/totp.")
     before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, sealed_field="totp_pending_sealed")
+    proof = _prove(credential, body.code, ip=ip, sealed_field="totp_pending_sealed")
     if proof is None:
         raise _failed(credential, before, ip, "mfa.enrollment_failed")
     shown, hashes = _recovery_codes()
@@ -315,15 +316,15 @@ def remove(session: sessions.Session, body: RemoveTotpRequest, *, ip: str) -> No
     before = _attempt(credential, ip)
     if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
         raise _failed(credential, before, ip, "mfa.remove_failed")
-    proof = _prove(credential, body.code)
+    proof = _prove(credential, body.code, ip=ip)
     if proof is None:
         raise _failed(credential, before, ip, "mfa.remove_failed")
     cleared = {"mfa_enabled": False, "totp_sealed": None, "totp_last_step": None, "recovery_hashes": None}
     event = audit.Event("mfa.disabled", login.actor(credential), {"user_id": session.user_id}, ip)
     try:
         store.transact([*_spend(credential, proof, cleared), *audit.put_ops(event, login.accounts(credential))])
-    except store.TransactionFailed as failed:
-        raise _replayed(failed) from None
+    except store.TransactionFailed:
+        raise replayed(credential, ip) from None
     notify(credential, "mfa_disabled", {})
 
 
@@ -332,7 +333,7 @@ def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *
     if not credential.get("mfa_enabled"):
         raise NoPendingEnrollment("Two-factor authentication is not on.")
     before = _attempt(credential, ip)
-    proof = _prove(credential, body.code)
+    proof = _prove(credential, body.code, ip=ip)
     if proof is None or proof.kind != "totp":
         raise _failed(credential, before, ip, "mfa.recovery_codes_failed")
     shown, hashes = _recovery_codes()
@@ -341,8 +342,8 @@ def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *
         store.transact(
             [*_spend(credential, proof, {"recovery_hashes": hashes}), *audit.put_ops(event, login.accounts(credential))]
         )
-    except store.TransactionFailed as failed:
-        raise _replayed(failed) from None
+    except store.TransactionFailed:
+        raise replayed(credential, ip) from None
     return RecoveryCodes(recovery_codes=shown)
 
 
@@ -356,7 +357,7 @@ def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip
         raise InvalidCredentials("The password is not correct.")
     proof = None
     if credential.get("mfa_enabled"):
-        proof = _prove(credential, body.code or "") if body.code else None
+        proof = _prove(credential, body.code or "", ip=ip) if body.code else None
         if proof is None:
             raise _failed(credential, before, ip, "reauthentication.failed")
     ops = (
@@ -365,5 +366,5 @@ def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip
     ops.append(repository.reauthenticated_op(session.token_hash, int(clock.timestamp()), mfa=proof is not None))
     try:
         store.transact(ops)
-    except store.TransactionFailed as failed:
-        raise _replayed(failed) from None
+    except store.TransactionFailed:
+        raise replayed(credential, ip) from None
