@@ -269,3 +269,16 @@ def test_replay_is_audited(api, enrolled, clock):
     replays = [r for r in records if r["action"] == "mfa.replay_refused"]
     assert len(replays) == 1 and replays[0]["ip"] == "198.51.100.7"
     assert "mfa.enabled" in [r["action"] for r in records]
+
+
+def test_knowing_the_password_does_not_reset_the_count_of_wrong_codes(api, enrolled, clock):
+    ada, secret, _, _ = enrolled
+    wrong = "000000" if code(secret, clock.now) != "000000" else "111111"
+    for _ in range(4):
+        step = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
+        assert api.post("/auth/login/mfa", {"challenge": step, "code": wrong}).status == 401
+    step = api.post("/auth/login", {"email": ada.email, "password": ada.password})
+    assert step.status == 200  # four failures: not locked yet
+    assert api.post("/auth/login/mfa", {"challenge": step.body["challenge"], "code": wrong}).status == 401
+    locked = api.post("/auth/login", {"email": ada.email, "password": ada.password})
+    assert locked.status == 429

@@ -112,9 +112,10 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
         extra["password_hash"] = hashing.hash_password(body.password)
+    complete = passwords.change_reason(credential, now) is None and not _second_factor_due(credential)
     return _advance(
         credential,
-        ops=repository.success_ops(body.email, verified, extra),
+        ops=repository.success_ops(body.email, verified, extra, complete=complete),
         ip=ip,
         user_agent=user_agent,
         password_done=False,
@@ -171,6 +172,10 @@ def finish(
             language=str(credential.get("language", "en")),
         ),
     )
+
+
+def _second_factor_due(credential: dict[str, Any]) -> bool:
+    return bool(credential.get("mfa_enabled")) or effective(credential).enforce_mfa
 
 
 def effective(credential: dict[str, Any]) -> Effective:

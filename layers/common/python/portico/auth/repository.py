@@ -60,16 +60,20 @@ def success_ops(
     remove: tuple[str, ...] = (),
     condition: str | None = None,
     values: dict[str, Any] | None = None,
+    complete: bool = True,
 ) -> list[dict]:
-    """After a verified attempt: reset the consecutive failures, take the attempt back out of the
+    """After a verified attempt: reset the consecutive failures (``complete``: the login is done), take the attempt back out of the
     hour's count, set ``extra`` (None values are removed, as are the paths in ``remove``) -- only if
     the password is still the one verified (a reset or change that committed meanwhile wins) and
     ``condition`` holds (for example: this TOTP step is newer than the last one used)."""
-    fields = {"failed_count": 0, "last_failure_ms": 0, **(extra or {})}
+    # A completed login resets the consecutive failures. A password step that leads on to a second
+    # factor only takes its own attempt back out: otherwise knowing the password would reset the
+    # count of wrong codes, and codes could be guessed four at a time forever.
+    fields = {**({"failed_count": 0, "last_failure_ms": 0} if complete else {}), **(extra or {})}
     sets = {k: v for k, v in fields.items() if v is not None}
     removes = [f"#{k}" for k, v in fields.items() if v is None] + list(remove)
-    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets) + ", version = version + :one"
-    expression += " ADD hour_failures :minus_one"
+    expression = "SET " + "".join(f"#{k} = :{k}, " for k in sets) + "version = version + :one"
+    expression += " ADD hour_failures :minus_one" + ("" if complete else ", failed_count :minus_one")
     if removes:
         expression += " REMOVE " + ", ".join(removes)
     return [
