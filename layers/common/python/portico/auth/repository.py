@@ -62,10 +62,11 @@ def success_ops(
     values: dict[str, Any] | None = None,
     complete: bool = True,
 ) -> list[dict]:
-    """After a verified attempt: reset the consecutive failures (``complete``: the login is done), take the attempt back out of the
-    hour's count, set ``extra`` (None values are removed, as are the paths in ``remove``) -- only if
-    the password is still the one verified (a reset or change that committed meanwhile wins) and
-    ``condition`` holds (for example: this TOTP step is newer than the last one used)."""
+    """After a verified attempt: reset the consecutive failures (``complete``: the login is
+    done), take the attempt back out of the hour's count, set ``extra`` (None values are removed,
+    as are the paths in ``remove``) -- only if the password is still the one verified (a reset or
+    change that committed meanwhile wins) and ``condition`` holds (for example: this TOTP step is
+    newer than the last one used)."""
     # A completed login resets the consecutive failures. A password step that leads on to a second
     # factor only takes its own attempt back out: otherwise knowing the password would reset the
     # count of wrong codes, and codes could be guessed four at a time forever.
