@@ -30,6 +30,16 @@ class Event:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def actor_of(credential: dict[str, Any]) -> Actor:
+    """The user a login credential belongs to, as an audit actor."""
+    return Actor("user", str(credential["user_id"]), str(credential["email"]))
+
+
+def accounts_of(credential: dict[str, Any]) -> list[str]:
+    """The accounts whose logs record what happens to a login."""
+    return [str(a) for a in credential.get("account_ids") or []]
+
+
 def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
     at = clock.iso(clock.now())
     event_id = ids.new_id("evt")

@@ -17,6 +17,8 @@ transaction with the outcome (lockout reset, session or challenge, audit records
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Any
 
 from portico import audit, clock, ids, keys, store
@@ -28,7 +30,7 @@ from portico.observability import logger, metrics
 
 CHALLENGE_SECONDS = 10 * 60
 CAPTCHA_AFTER_FAILURES = 3
-_ATTEMPT_RETRIES = 3
+_ATTEMPT_RETRIES = 8
 
 
 class InvalidChallenge(PorticoError):
@@ -47,12 +49,9 @@ def too_many(seconds: int) -> TooManyRequests:
     return TooManyRequests(seconds, "Too many failed attempts; try again later.", code="too_many_attempts")
 
 
-def actor(credential: dict[str, Any]) -> audit.Actor:
-    return audit.Actor("user", str(credential["user_id"]), str(credential["email"]))
-
-
-def accounts(credential: dict[str, Any]) -> list[str]:
-    return [str(a) for a in credential.get("account_ids") or []]
+def backoff() -> None:
+    """A short random pause before retrying a write that lost a race with a parallel attempt."""
+    time.sleep(secrets.randbelow(20) / 1000)
 
 
 def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: str) -> tuple[dict, lockout.State]:
@@ -73,6 +72,7 @@ def begin_attempt(email: str, *, captcha_token: str | None, ip: str, password: s
             captcha.require(captcha_token, ip)
         after = state.after_failure(now).to_item()
         if not repository.record_attempt(key, int(holder.get("version", 0)), after, create=credential is None):
+            backoff()
             continue
         if credential is None:
             hashing.verify(hashing.dummy_hash(), password)
@@ -88,26 +88,26 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
     now = clock.timestamp()
     if not ok:
         failed = before.after_failure(now)
-        events = [audit.Event("login.failed", actor(credential), None, ip, {"reason": "invalid_credentials"})]
+        events = [audit.Event("login.failed", audit.actor_of(credential), None, ip, {"reason": "invalid_credentials"})]
         if failed.locked_for(now):
             events.append(
                 audit.Event(
                     "login.locked",
-                    actor(credential),
+                    audit.actor_of(credential),
                     None,
                     ip,
                     {"failures": failed.failed_count, "seconds": failed.locked_for(now)},
                 )
             )
             metrics.add_metric(name="Lockouts", unit="Count", value=1)
-        audit.record_all(events, accounts(credential))
+        audit.record_all(events, audit.accounts_of(credential))
         metrics.add_metric(name="LoginFailures", unit="Count", value=1)
         raise passwords.InvalidCredentials("The email or password is not correct.")
 
     verified = str(credential["password_hash"])
     if not credential.get("email_verified"):
-        event = audit.Event("login.failed", actor(credential), None, ip, {"reason": "email_not_verified"})
-        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, accounts(credential)))
+        event = audit.Event("login.failed", audit.actor_of(credential), None, ip, {"reason": "email_not_verified"})
+        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, audit.accounts_of(credential)))
         raise EmailNotVerified("Confirm your email address first; we can send the link again.")
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
@@ -157,8 +157,8 @@ def finish(
 ) -> LoginStep:
     """The last step: a session, written with ``ops`` (the step's own outcome) and the audit record."""
     token, item, put = sessions.new(credential, mfa=mfa, ip=ip, user_agent=user_agent)
-    event = audit.Event("login.succeeded", actor(credential), None, ip, {"mfa": mfa, **(details or {})})
-    _write([*ops, put, *audit.put_ops(event, accounts(credential))])
+    event = audit.Event("login.succeeded", audit.actor_of(credential), None, ip, {"mfa": mfa, **(details or {})})
+    _write([*ops, put, *audit.put_ops(event, audit.accounts_of(credential))])
     metrics.add_metric(name="Logins", unit="Count", value=1)
     logger.info("logged in", extra={"user_id": credential["user_id"], "session_id": item["session_id"]})
     return LoginStep(
@@ -230,7 +230,7 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
         raise WeakPassword(reasons)
     fields = passwords.replacement_fields(credential, body.new_password, clock.now())
     event = audit.Event(
-        "password.changed", actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+        "password.changed", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
     ops = [
         consume,
@@ -240,7 +240,7 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
             condition="password_hash = :seen",
             values={":seen": credential["password_hash"]},
         ),
-        *audit.put_ops(event, accounts(credential)),
+        *audit.put_ops(event, audit.accounts_of(credential)),
     ]
     updated = {**credential, **{k: v for k, v in fields.items() if v is not None}}
     # An expired or reset password ends every session, as any password change does.

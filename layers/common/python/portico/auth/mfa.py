@@ -138,16 +138,18 @@ def _prove(credential: dict[str, Any], code: str, *, ip: str, sealed_field: str 
 def _failed(credential: dict[str, Any], before: lockout.State, ip: str, action: str) -> InvalidCode:
     now = clock.timestamp()
     failed = before.after_failure(now)
-    events = [audit.Event(action, login.actor(credential), None, ip, {"reason": "invalid_code"})]
+    events = [audit.Event(action, audit.actor_of(credential), None, ip, {"reason": "invalid_code"})]
     if failed.locked_for(now):
-        events.append(audit.Event("login.locked", login.actor(credential), None, ip, {"failures": failed.failed_count}))
-    audit.record_all(events, login.accounts(credential))
+        events.append(
+            audit.Event("login.locked", audit.actor_of(credential), None, ip, {"failures": failed.failed_count})
+        )
+    audit.record_all(events, audit.accounts_of(credential))
     return InvalidCode("The code is not correct.")
 
 
 def _attempt(credential: dict[str, Any], ip: str) -> lockout.State:
     """Count a code attempt in the login lockout before checking it."""
-    for _ in range(3):
+    for _ in range(8):
         state = lockout.State.of(credential)
         wait = state.locked_for(clock.timestamp())
         if wait:
@@ -158,6 +160,7 @@ def _attempt(credential: dict[str, Any], ip: str) -> lockout.State:
             state.after_failure(clock.timestamp()).to_item(),
         ):
             return state
+        login.backoff()
         credential.update(repository.get_credential(str(credential["email"])) or {})
     raise login.too_many(1)
 
@@ -176,7 +179,9 @@ def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | Non
 def replayed(credential: dict[str, Any], ip: str | None = None) -> CodeAlreadyUsed:
     """A code used a second time: counted, audited, refused."""
     metrics.add_metric(name="TotpReplays", unit="Count", value=1)
-    audit.record_all([audit.Event("mfa.replay_refused", login.actor(credential), None, ip)], login.accounts(credential))
+    audit.record_all(
+        [audit.Event("mfa.replay_refused", audit.actor_of(credential), None, ip)], audit.accounts_of(credential)
+    )
     return CodeAlreadyUsed("This code was already used; wait for the next one.")
 
 
@@ -198,7 +203,7 @@ def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginSte
             mfa=True,
             details={"second_factor": proof.kind},
         )
-    except store.TransactionFailed:
+    except InvalidCredentials:  # the step's conditional write lost: this code's step was just used
         raise replayed(credential, ip) from None
 
 
@@ -227,18 +232,18 @@ def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> Login
         "totp_pending_expires": None,
     }
     event = audit.Event(
-        "mfa.enabled", login.actor(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+        "mfa.enabled", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
     try:
         step = login.finish(
             credential,
-            [consume, *_spend(credential, proof, enabled), *audit.put_ops(event, login.accounts(credential))],
+            [consume, *_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))],
             ip=ip,
             user_agent=user_agent,
             mfa=True,
             details={"second_factor": "enrollment"},
         )
-    except store.TransactionFailed:
+    except InvalidCredentials:
         raise login.InvalidChallenge("The challenge is invalid or expired; log in again.") from None
     notify(credential, "mfa_enabled", {})
     return step.model_copy(update={"recovery_codes": shown})
@@ -297,9 +302,9 @@ def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> Reco
         "totp_pending_sealed": None,
         "totp_pending_expires": None,
     }
-    event = audit.Event("mfa.enabled", login.actor(credential), {"user_id": session.user_id}, ip)
+    event = audit.Event("mfa.enabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
     try:
-        store.transact([*_spend(credential, proof, enabled), *audit.put_ops(event, login.accounts(credential))])
+        store.transact([*_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))])
     except store.TransactionFailed:
         raise NoPendingEnrollment("The setup changed meanwhile; start it again.") from None
     notify(credential, "mfa_enabled", {})
@@ -320,9 +325,9 @@ def remove(session: sessions.Session, body: RemoveTotpRequest, *, ip: str) -> No
     if proof is None:
         raise _failed(credential, before, ip, "mfa.remove_failed")
     cleared = {"mfa_enabled": False, "totp_sealed": None, "totp_last_step": None, "recovery_hashes": None}
-    event = audit.Event("mfa.disabled", login.actor(credential), {"user_id": session.user_id}, ip)
+    event = audit.Event("mfa.disabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
     try:
-        store.transact([*_spend(credential, proof, cleared), *audit.put_ops(event, login.accounts(credential))])
+        store.transact([*_spend(credential, proof, cleared), *audit.put_ops(event, audit.accounts_of(credential))])
     except store.TransactionFailed:
         raise replayed(credential, ip) from None
     notify(credential, "mfa_disabled", {})
@@ -337,10 +342,13 @@ def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *
     if proof is None or proof.kind != "totp":
         raise _failed(credential, before, ip, "mfa.recovery_codes_failed")
     shown, hashes = _recovery_codes()
-    event = audit.Event("mfa.recovery_codes_regenerated", login.actor(credential), {"user_id": session.user_id}, ip)
+    event = audit.Event("mfa.recovery_codes_regenerated", audit.actor_of(credential), {"user_id": session.user_id}, ip)
     try:
         store.transact(
-            [*_spend(credential, proof, {"recovery_hashes": hashes}), *audit.put_ops(event, login.accounts(credential))]
+            [
+                *_spend(credential, proof, {"recovery_hashes": hashes}),
+                *audit.put_ops(event, audit.accounts_of(credential)),
+            ]
         )
     except store.TransactionFailed:
         raise replayed(credential, ip) from None
@@ -352,7 +360,8 @@ def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip
     before = _attempt(credential, ip)
     if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
         audit.record_all(
-            [audit.Event("reauthentication.failed", login.actor(credential), None, ip)], login.accounts(credential)
+            [audit.Event("reauthentication.failed", audit.actor_of(credential), None, ip)],
+            audit.accounts_of(credential),
         )
         raise InvalidCredentials("The password is not correct.")
     proof = None

@@ -130,10 +130,6 @@ def update_op(
     )
 
 
-def _actor(credential: dict[str, Any]) -> audit.Actor:
-    return audit.Actor("user", str(credential["user_id"]), str(credential["email"]))
-
-
 # ----------------------------------------------------------------- change (logged in)
 
 
@@ -146,14 +142,14 @@ def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -
     if reasons:
         raise WeakPassword(reasons)
     fields = replacement_fields(credential, body.new_password, clock.now())
-    event = audit.Event("password.changed", _actor(credential), {"user_id": session.user_id}, ip)
+    event = audit.Event("password.changed", audit.actor_of(credential), {"user_id": session.user_id}, ip)
     _commit_password(
         credential,
         [
             update_op(
                 session.email, fields, condition="password_hash = :seen", values={":seen": credential["password_hash"]}
             ),
-            *audit.put_ops(event, list(credential.get("account_ids") or [])),
+            *audit.put_ops(event, audit.accounts_of(credential)),
         ],
         keep=session.token_hash,
         conflict=InvalidCredentials("The password was changed meanwhile; log in again."),
@@ -313,7 +309,7 @@ def _finish_reset(
         "reset_code_attempts": None,
     }
     event = audit.Event(
-        "password.reset", _actor(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
+        "password.reset", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
     )
     conflict = (
         InvalidCode("The code is invalid or expired.")
@@ -331,7 +327,7 @@ def _finish_reset(
                 condition="password_hash = :seen" + (" AND reset_code_hash = :code" if code_hash else ""),
                 values={":seen": credential["password_hash"], **({":code": code_hash} if code_hash else {})},
             ),
-            *audit.put_ops(event, list(credential.get("account_ids") or [])),
+            *audit.put_ops(event, audit.accounts_of(credential)),
         ],
         keep=None,
         conflict=conflict,
