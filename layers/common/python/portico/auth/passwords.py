@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico import audit, clock, ids, keys, ratelimit, store
 from portico.accounts.security import Effective
 from portico.auth import captcha, hashing, sessions
-from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
 from portico.auth.policy import check_password
 from portico.config import settings
 from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword
 from portico.notify import email, sms
 from portico.observability import logger, metrics
+
+if TYPE_CHECKING:  # request bodies; the accounts and jobs functions import this module without them
+    from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
 
 RESET_LINK_VALIDITY = timedelta(minutes=30)
 RESET_CODE_VALIDITY = timedelta(minutes=10)
