@@ -28,6 +28,7 @@ from portico import keys, store
 from portico.auth import sessions
 from portico.errors import Forbidden, NotFound, PorticoError, Unauthenticated
 from portico.observability import logger
+from portico.portal import sessions as portal_sessions
 from portico.rights import Right, allows
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +43,7 @@ class MfaRequired(PorticoError):
 
 @dataclass(frozen=True)
 class Requirement:
-    kind: str  # "public", "user", "member"
+    kind: str  # "public", "user", "member", "customer"
     right: Right | None = None
 
 
@@ -69,6 +70,11 @@ def public(func: F) -> F:
 def user(func: F) -> F:
     """Any logged-in merchant user (``/me/...``)."""
     return _declare(Requirement("user"))(func)
+
+
+def customer(func: F) -> F:
+    """A customer logged in to the portal (``/portal/...``), with a portal token."""
+    return _declare(Requirement("customer"))(func)
 
 
 def member(right: Right | None = None) -> Callable[[F], F]:
@@ -99,6 +105,9 @@ def _check(app: Any) -> None:
     token = _bearer(app.current_event.headers)
     if token is None:
         raise Unauthenticated("Send a session token: Authorization: Bearer <token>.")
+    if requirement.kind == "customer":
+        app.append_context(customer=portal_sessions.authenticate(token))
+        return
     session = sessions.authenticate(token)
     caller = Caller(session=session)
     if requirement.kind == "member":
@@ -130,6 +139,13 @@ def install(app: Any) -> None:
         return validation(app, next_middleware)
 
     app._request_validation_middleware = check_then_validate
+
+
+def portal_customer(app: Any) -> portal_sessions.PortalSession:
+    found = app.context.get("customer")
+    if found is None:  # a customer route always has one; reaching here is a wiring bug
+        raise Unauthenticated()
+    return found
 
 
 def caller(app: Any) -> Caller:

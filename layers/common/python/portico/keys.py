@@ -18,6 +18,7 @@ accounts of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_
 one-time token by its hash             pk=TOKEN#<sha256>          sk=TOKEN
 login challenge by its hash            pk=CHALLENGE#<sha256>      sk=CHALLENGE
 session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
+portal session by its token's hash     pk=PORTAL_SESSION#<sha256> sk=SESSION
 sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
 audit records of an account            pk=AUDIT#<account_id>      sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
@@ -64,6 +65,10 @@ def challenge(challenge_hash: str) -> dict[str, str]:
 
 def session(token_hash: str) -> dict[str, str]:
     return {"pk": f"SESSION#{token_hash}", "sk": "SESSION"}
+
+
+def portal_session(token_hash: str) -> dict[str, str]:
+    return {"pk": f"PORTAL_SESSION#{token_hash}", "sk": "SESSION"}
 
 
 def session_index(user_id: str, session_id: str) -> dict[str, str]:
