@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from portico import keys, store
 from portico.auth import sessions
-from portico.errors import Forbidden, NotFound, PorticoError, Unauthenticated
+from portico.errors import Forbidden, NotFound, Unauthenticated, define
 from portico.observability import logger
 from portico.portal import sessions as portal_sessions
 from portico.rights import Right, allows
@@ -35,10 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "__portico_access__"
 
 
-class MfaRequired(PorticoError):
-    status = 403
-    code = "mfa_required"
-    title = "Second Factor Required"
+MfaRequired = define("MfaRequired", 403, "mfa_required", "Second Factor Required")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ class PorticoError(Exception):
         return body
 
 
-def _error(name: str, status: int, code: str, title: str) -> type[PorticoError]:
+def define(name: str, status: int, code: str, title: str) -> type[PorticoError]:
+    """A domain error class with its HTTP status and stable code."""
     return type(name, (PorticoError,), {"status": status, "code": code, "title": title})
 
 
@@ -68,14 +69,14 @@ class TooManyRequests(PorticoError):
             self.code = code
 
 
-MalformedJson = _error("MalformedJson", 400, "malformed_json", "Malformed JSON")
-PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "Payload Too Large")
-UnsupportedMediaType = _error("UnsupportedMediaType", 415, "unsupported_media_type", "Unsupported Media Type")
-NotFound = _error("NotFound", 404, "not_found", "Not Found")
-Unauthenticated = _error("Unauthenticated", 401, "unauthenticated", "Unauthorized")
-Forbidden = _error("Forbidden", 403, "forbidden", "Forbidden")
-InvalidToken = _error("InvalidToken", 400, "invalid_token", "Invalid Token")
-CaptchaFailed = _error("CaptchaFailed", 400, "captcha_failed", "Captcha Failed")
-EmailTaken = _error("EmailTaken", 409, "email_taken", "Email Taken")
-InternalError = _error("InternalError", 500, "internal_error", "Internal Server Error")
-ServiceUnavailable = _error("ServiceUnavailable", 503, "service_unavailable", "Service Unavailable")
+MalformedJson = define("MalformedJson", 400, "malformed_json", "Malformed JSON")
+PayloadTooLarge = define("PayloadTooLarge", 413, "payload_too_large", "Payload Too Large")
+UnsupportedMediaType = define("UnsupportedMediaType", 415, "unsupported_media_type", "Unsupported Media Type")
+NotFound = define("NotFound", 404, "not_found", "Not Found")
+Unauthenticated = define("Unauthenticated", 401, "unauthenticated", "Unauthorized")
+Forbidden = define("Forbidden", 403, "forbidden", "Forbidden")
+InvalidToken = define("InvalidToken", 400, "invalid_token", "Invalid Token")
+CaptchaFailed = define("CaptchaFailed", 400, "captcha_failed", "Captcha Failed")
+EmailTaken = define("EmailTaken", 409, "email_taken", "Email Taken")
+InternalError = define("InternalError", 500, "internal_error", "Internal Server Error")
+ServiceUnavailable = define("ServiceUnavailable", 503, "service_unavailable", "Service Unavailable")

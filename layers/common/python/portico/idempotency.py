@@ -17,22 +17,16 @@ from typing import Any
 
 from portico import aws
 from portico.config import settings
-from portico.errors import PorticoError, ServiceUnavailable, ValidationFailed
+from portico.errors import ServiceUnavailable, ValidationFailed, define
 
 HEADER = "idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-class KeyReused(PorticoError):
-    status = 422
-    code = "idempotency_key_reused"
-    title = "Idempotency Key Reused"
+KeyReused = define("KeyReused", 422, "idempotency_key_reused", "Idempotency Key Reused")
 
 
-class InProgress(PorticoError):
-    status = 409
-    code = "request_in_progress"
-    title = "Request In Progress"
+InProgress = define("InProgress", 409, "request_in_progress", "Request In Progress")
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ from portico import audit, clock, ids, keys, store
 from portico.accounts.security import Effective
 from portico.auth import captcha, hashing, lockout, passwords, repository, sessions
 from portico.auth.models import LoginRequest, LoginStep, PasswordStepRequest, UserSummary
-from portico.errors import PorticoError, TooManyRequests, WeakPassword
+from portico.errors import TooManyRequests, WeakPassword, define
 from portico.observability import logger, metrics
 
 CHALLENGE_SECONDS = 10 * 60
@@ -33,16 +33,10 @@ CAPTCHA_AFTER_FAILURES = 3
 _ATTEMPT_RETRIES = 8
 
 
-class InvalidChallenge(PorticoError):
-    status = 401
-    code = "invalid_challenge"
-    title = "Invalid Challenge"
+InvalidChallenge = define("InvalidChallenge", 401, "invalid_challenge", "Invalid Challenge")
 
 
-class EmailNotVerified(PorticoError):
-    status = 403
-    code = "email_not_verified"
-    title = "Email Not Verified"
+EmailNotVerified = define("EmailNotVerified", 403, "email_not_verified", "Email Not Verified")
 
 
 def too_many(seconds: int) -> TooManyRequests:

@@ -34,7 +34,7 @@ from portico.auth.models import (
     RemoveTotpRequest,
 )
 from portico.auth.passwords import InvalidCode, InvalidCredentials, notify, update_op
-from portico.errors import PorticoError
+from portico.errors import define
 from portico.observability import metrics
 
 RECOVERY_CODES = 10
@@ -42,34 +42,21 @@ PENDING_SECONDS = 15 * 60
 _PENDING = ("totp_pending_sealed", "totp_pending_expires")
 
 
-class CodeAlreadyUsed(PorticoError):
-    status = 401
-    code = "code_already_used"
-    title = "Code Already Used"
+CodeAlreadyUsed = define("CodeAlreadyUsed", 401, "code_already_used", "Code Already Used")
 
 
-class ReauthenticationRequired(PorticoError):
-    status = 403
-    code = "reauthentication_required"
-    title = "Reauthentication Required"
+ReauthenticationRequired = define(
+    "ReauthenticationRequired", 403, "reauthentication_required", "Reauthentication Required"
+)
 
 
-class MfaAlreadyEnabled(PorticoError):
-    status = 409
-    code = "mfa_already_enabled"
-    title = "Two-Factor Authentication Already Enabled"
+MfaAlreadyEnabled = define("MfaAlreadyEnabled", 409, "mfa_already_enabled", "Two-Factor Authentication Already Enabled")
 
 
-class NoPendingEnrollment(PorticoError):
-    status = 409
-    code = "no_pending_enrollment"
-    title = "No Pending Enrollment"
+NoPendingEnrollment = define("NoPendingEnrollment", 409, "no_pending_enrollment", "No Pending Enrollment")
 
 
-class MfaEnforced(PorticoError):
-    status = 409
-    code = "mfa_enforced"
-    title = "Two-Factor Authentication Enforced"
+MfaEnforced = define("MfaEnforced", 409, "mfa_enforced", "Two-Factor Authentication Enforced")
 
 
 # ----------------------------------------------------------------- building blocks

@@ -21,7 +21,7 @@ from portico.accounts.security import Effective
 from portico.auth import captcha, hashing, sessions
 from portico.auth.policy import check_password
 from portico.config import settings
-from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword
+from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword, define
 from portico.notify import email, sms
 from portico.observability import logger, metrics
 
@@ -34,16 +34,10 @@ RESET_CODE_ATTEMPTS = 5
 RESET_PASSWORD = "reset_password"  # noqa: S105 (a token kind, not a secret)
 
 
-class InvalidCredentials(PorticoError):
-    status = 401
-    code = "invalid_credentials"
-    title = "Invalid Credentials"
+InvalidCredentials = define("InvalidCredentials", 401, "invalid_credentials", "Invalid Credentials")
 
 
-class InvalidCode(PorticoError):
-    status = 401
-    code = "invalid_code"
-    title = "Invalid Code"
+InvalidCode = define("InvalidCode", 401, "invalid_code", "Invalid Code")
 
 
 def expiry_of(changed: datetime, security: Effective) -> datetime | None:
