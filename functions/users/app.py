@@ -6,13 +6,28 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
 
 from portico import access, http
 from portico.identity import members
 from portico.identity.member_models import MemberList, MemberStatus
-from portico.rights import Right
+from portico.rights import Right, catalog
 
 app = http.resolver()
+
+
+class RightInfo(BaseModel):
+    id: str
+    name: str
+    description: str
+    requires: list[str]
+    constraint: str | None
+
+
+@app.get("/rights")
+@access.user
+def list_rights() -> list[RightInfo]:
+    return [RightInfo(**info) for info in catalog()]
 
 
 @app.get("/accounts/<account_id>/users")

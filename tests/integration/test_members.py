@@ -303,3 +303,15 @@ def test_dynamodb_failure_during_mfa_reset_is_503_and_changes_nothing(api, team,
     assert audit_records(ada.account_id, "mfa.reset") == []
     assert len(outbox(bob.email)) == sent
     assert api.post(f"/accounts/{ada.account_id}/users/{bob.user_id}/mfa-reset", token=token).status == 204
+
+
+def test_rights_catalog_is_data(api, person, login):
+    ada = person()
+    answer = api.get("/rights", token=login(ada))
+    assert answer.status == 200
+    by_id = {r["id"]: r for r in answer.body}
+    assert list(by_id) == ["users", "data:view", "data:edit", "reports", "settings", "developer", "payouts", "sync"]
+    assert by_id["data:edit"]["requires"] == ["data:view"]
+    assert by_id["payouts"]["constraint"] == "payouts_enabled" and by_id["sync"]["constraint"] == "live_account"
+    assert all(r["name"] and r["description"] for r in answer.body)
+    assert api.get("/rights").status == 401

@@ -51,3 +51,17 @@ CATALOG: tuple[RightInfo, ...] = (
 def allows(membership: dict[str, Any], right: Right) -> bool:
     """Whether an (active) membership carries ``right``, directly or through full access."""
     return bool(membership.get("full_access")) or right.value in set(membership.get("rights") or ())
+
+
+def catalog() -> list[dict[str, Any]]:
+    """The catalog as the API shows it (``GET /rights``)."""
+    return [
+        {
+            "id": info.id.value,
+            "name": info.name,
+            "description": info.description,
+            "requires": [r.value for r in info.requires],
+            "constraint": info.constraint,
+        }
+        for info in CATALOG
+    ]
