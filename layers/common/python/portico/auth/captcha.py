@@ -20,10 +20,6 @@ from portico.observability import logger
 TIMEOUT_SECONDS = 3
 
 
-def enabled() -> bool:
-    return settings().captcha_enabled
-
-
 def require(token: str | None, remote_ip: str) -> None:
     """Raise 400 ``captcha_failed`` unless captcha is off or the provider accepts ``token``."""
     config = settings()

@@ -152,6 +152,24 @@ def _attempt(credential: dict[str, Any], ip: str) -> lockout.State:
     raise login.too_many(1)
 
 
+def _activate(credential: dict[str, Any], code: str, ip: str) -> tuple[Proof, list[str], dict[str, Any]]:
+    """Check a code against the pending secret (counted in the lockout); on success the proof, the
+    new recovery codes to show once, and the fields that turn 2FA on."""
+    before = _attempt(credential, ip)
+    proof = _prove(credential, code, ip=ip, sealed_field="totp_pending_sealed")
+    if proof is None:
+        raise _failed(credential, before, ip, "mfa.enrollment_failed")
+    shown, hashes = _recovery_codes()
+    enabled = {
+        "mfa_enabled": True,
+        "totp_sealed": credential["totp_pending_sealed"],
+        "recovery_hashes": hashes,
+        "totp_pending_sealed": None,
+        "totp_pending_expires": None,
+    }
+    return proof, shown, enabled
+
+
 def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
     return repository.success_ops(
         str(credential["email"]),
@@ -206,18 +224,7 @@ def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> Login
     pending = int(credential.get("totp_pending_expires", 0)) > clock.timestamp()
     if not pending:
         raise login.InvalidChallenge("Start the enrollment again: the setup has expired.")
-    before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, ip=ip, sealed_field="totp_pending_sealed")
-    if proof is None:
-        raise _failed(credential, before, ip, "mfa.enrollment_failed")
-    shown, hashes = _recovery_codes()
-    enabled = {
-        "mfa_enabled": True,
-        "totp_sealed": credential["totp_pending_sealed"],
-        "recovery_hashes": hashes,
-        "totp_pending_sealed": None,
-        "totp_pending_expires": None,
-    }
+    proof, shown, enabled = _activate(credential, body.code, ip)
     event = audit.Event(
         "mfa.enabled", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
@@ -277,18 +284,7 @@ def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> Reco
     credential = _credential(session)
     if not credential.get("totp_pending_sealed") or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp():
         raise NoPendingEnrollment("Start the setup first: POST /me/mfa/totp.")
-    before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, ip=ip, sealed_field="totp_pending_sealed")
-    if proof is None:
-        raise _failed(credential, before, ip, "mfa.enrollment_failed")
-    shown, hashes = _recovery_codes()
-    enabled = {
-        "mfa_enabled": True,
-        "totp_sealed": credential["totp_pending_sealed"],
-        "recovery_hashes": hashes,
-        "totp_pending_sealed": None,
-        "totp_pending_expires": None,
-    }
+    proof, shown, enabled = _activate(credential, body.code, ip)
     event = audit.Event("mfa.enabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
     try:
         store.transact([*_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))])
