@@ -45,8 +45,8 @@ def clock():
     portico_clock.reset()
 
 
-@pytest.fixture
-def template_env(monkeypatch):
+@contextlib.contextmanager
+def _provisioned(monkeypatch: pytest.MonkeyPatch):
     with mock_aws():
         template = Template.load(ROOT / "template.yaml", parameters={"PublicUrl": "https://app.portico.test"})
         template.provision()
@@ -60,6 +60,25 @@ def template_env(monkeypatch):
         aws.reset()
         idempotency.reset()
         config.settings.cache_clear()
+
+
+@pytest.fixture
+def template_env(monkeypatch):
+    with _provisioned(monkeypatch) as template:
+        yield template
+
+
+@pytest.fixture(scope="module")
+def module_template_env():
+    """One emulated stack for a whole module. A module whose tests change nothing (they are refused)
+    may share it by overriding ``template_env``::
+
+        @pytest.fixture(scope="module")
+        def template_env(module_template_env):
+            return module_template_env
+    """
+    with pytest.MonkeyPatch.context() as monkeypatch, _provisioned(monkeypatch) as template:
+        yield template
 
 
 @dataclass
@@ -106,7 +125,7 @@ class Api:
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, token: str | None = None
     ) -> Answer:
-        raw = body if isinstance(body, str) or body is None else json.dumps(body)
+        raw = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
         sent = {
             "content-type": "application/json",
             "user-agent": "pytest",
@@ -115,7 +134,7 @@ class Api:
         if token:
             sent["authorization"] = f"Bearer {token}"
         request = Request(
-            method=method, target=path, headers=list(sent.items()), body=(raw or "").encode(), source_ip="198.51.100.7"
+            method=method, target=path, headers=list(sent.items()), body=raw if isinstance(raw, bytes) else (raw or "").encode(), source_ip="198.51.100.7"
         )
         match = self._router.match(method, request.raw_path)
         assert match is not None, f"no route for {method} {path}"
@@ -136,6 +155,9 @@ class Api:
 
     def put(self, path: str, body: Any = None, token: str | None = None) -> Answer:
         return self.call("PUT", path, body, None, token)
+
+    def patch(self, path: str, body: Any = None, token: str | None = None) -> Answer:
+        return self.call("PATCH", path, body, None, token)
 
     def delete(self, path: str, token: str | None = None) -> Answer:
         return self.call("DELETE", path, None, None, token)

@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from portico import keys, store
+from portico import audit, keys, store
 from portico.auth import sessions
 from portico.errors import Forbidden, NotFound, Unauthenticated, define
 from portico.observability import logger
 from portico.portal import sessions as portal_sessions
-from portico.rights import Right, allows
+from portico.rights import Right, allows, unavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "__portico_access__"
@@ -49,6 +49,10 @@ class Caller:
     session: sessions.Session
     membership: dict[str, Any] | None = None
     account: dict[str, Any] | None = None
+
+    @property
+    def actor(self) -> audit.Actor:
+        return audit.Actor("user", self.session.user_id, self.session.email)
 
 
 def _declare(requirement: Requirement) -> Callable[[F], F]:
@@ -112,8 +116,12 @@ def _check(app: Any) -> None:
         membership, account = _membership_and_account(account_id, session.user_id)
         if membership is None or account is None or membership.get("status") != "active":
             raise NotFound("No such account.")
-        if requirement.right is not None and not allows(membership, requirement.right):
-            raise Forbidden(f"This needs the right '{requirement.right.value}'.")
+        if requirement.right is not None:
+            if not allows(membership, requirement.right):
+                raise Forbidden(f"This needs the right '{requirement.right.value}'.")
+            problem = unavailable(requirement.right, account)  # e.g. payouts after they were switched off
+            if problem:
+                raise Forbidden(problem)
         if (account.get("security") or {}).get("enforce_mfa") and not session.mfa:
             raise MfaRequired("This account requires two-factor authentication; log in again with your second factor.")
         caller = Caller(session=session, membership=membership, account=account)

@@ -4,6 +4,12 @@ Records are written in the same transaction as the change they describe (``put_o
 action and its record exist together or not at all. No code path updates or deletes them; DynamoDB
 TTL is not set on them. Each record is written under every account it concerns: a login event of
 a user in two accounts appears in both accounts' logs.
+
+One exception keeps the log true rather than merely append-only: a change that is undone because
+its email could not be sent (an invitation during an SES outage) takes its record back with it
+(:func:`withdraw_ops`), since what the record describes never happened.
+
+``GET /accounts/{a}/audit-log`` reads an account's records newest first, a page per ``Query``.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico import clock, ids, keys, store
+from pydantic import BaseModel
+
+from portico import clock, ids, keys, pages, store
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,9 @@ def accounts_of(credential: dict[str, Any]) -> list[str]:
 
 
 def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
-    at = clock.iso(clock.now())
+    moment = clock.now()
+    at = clock.iso(moment)
+    ordered = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # records within one second keep their order
     event_id = ids.new_id("evt")
     record = {
         "event_id": event_id,
@@ -54,7 +64,7 @@ def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
     }
     return [
         store.put_op(
-            {**keys.audit(account_id, at, event_id), "account_id": account_id, **record},
+            {**keys.audit(account_id, ordered, event_id), "account_id": account_id, **record},
             condition="attribute_not_exists(pk)",
         )
         for account_id in account_ids
@@ -72,3 +82,57 @@ def record_all(events: list[Event], account_ids: list[str]) -> None:
     ops = [op for event in events for op in put_ops(event, account_ids)]
     if ops:
         store.transact(ops)
+
+
+def withdraw_ops(ops: list[dict]) -> list[dict]:
+    """Delete the records ``put_ops`` wrote, for a change that was undone as a whole."""
+    return [
+        {
+            "Delete": {
+                "TableName": op["Put"]["TableName"],
+                "Key": {"pk": op["Put"]["Item"]["pk"], "sk": op["Put"]["Item"]["sk"]},
+            }
+        }
+        for op in ops
+    ]
+
+
+class ActorOut(BaseModel):
+    type: str
+    id: str | None = None
+    email: str | None = None
+
+
+class Record(BaseModel):
+    at: str
+    actor: ActorOut
+    action: str
+    target: dict[str, Any] | None = None
+    ip: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class Log(BaseModel):
+    items: list[Record]
+    next_cursor: str | None = None
+
+
+def listing(account_id: str, *, limit: int = pages.DEFAULT_LIMIT, cursor: str | None = None) -> Log:
+    """One page of an account's records, newest first."""
+    partition = f"AUDIT#{account_id}"
+    start = pages.decode_cursor(cursor, partition, "") if cursor is not None else None
+    items, last = store.query("pk = :p", {":p": partition}, limit=limit, forward=False, start=start)
+    return Log(
+        items=[
+            Record(
+                at=str(item["at"]),
+                actor=ActorOut(**item.get("actor") or {"type": "system"}),
+                action=str(item["action"]),
+                target=store.plain(item.get("target")),
+                ip=item.get("ip"),
+                details=store.plain(item.get("details")),
+            )
+            for item in items
+        ],
+        next_cursor=pages.encode_cursor(last) if last else None,
+    )

@@ -14,13 +14,14 @@ passwords expiring on a day            gsi1pk=PWEXP#<yyyy-mm-dd>  gsi1sk=<user_i
 account by id                          pk=ACCOUNT#<account_id>    sk=ACCOUNT
 membership of a user in an account     pk=ACCOUNT#<account_id>    sk=MEMBER#<user_id>
 members of an account                  pk=ACCOUNT#<account_id>    sk begins_with MEMBER#
+member by email, unique per account    pk=ACCOUNT#<account_id>    sk=MEMBER_EMAIL#<email lower>
 accounts of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with MEMBER#
 one-time token by its hash             pk=TOKEN#<sha256>          sk=TOKEN
 login challenge by its hash            pk=CHALLENGE#<sha256>      sk=CHALLENGE
 session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
 portal session by its token's hash     pk=PORTAL_SESSION#<sha256> sk=SESSION
 sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
-audit records of an account            pk=AUDIT#<account_id>      sk=<iso time>#<event id>
+audit records of an account, by time   pk=AUDIT#<account_id>      sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
 =====================================  ====================================================
 """
@@ -48,6 +49,11 @@ def account(account_id: str) -> dict[str, str]:
 
 def membership(account_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"ACCOUNT#{account_id}", "sk": f"MEMBER#{user_id}"}
+
+
+def member_email(account_id: str, email: str) -> dict[str, str]:
+    """The guard that makes an email a member of an account at most once (invitations race)."""
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"MEMBER_EMAIL#{normalise_email(email)}"}
 
 
 def membership_index(account_id: str, user_id: str) -> dict[str, str]:

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from portico.errors import Forbidden, define
+
+RightUnavailable = define("RightUnavailable", 422, "right_unavailable", "Right Unavailable")
+
 
 class Right(StrEnum):
     USERS = "users"
@@ -48,9 +52,55 @@ CATALOG: tuple[RightInfo, ...] = (
 )
 
 
+_BY_ID = {info.id: info for info in CATALOG}
+
+
 def allows(membership: dict[str, Any], right: Right) -> bool:
-    """Whether an (active) membership carries ``right``, directly or through full access."""
+    """Whether a membership carries ``right``, directly or through full access (its status is the
+    caller's business)."""
     return bool(membership.get("full_access")) or right.value in set(membership.get("rights") or ())
+
+
+def manages_users(membership: dict[str, Any]) -> bool:
+    """An active member holding ``users``: the kind an account must never run out of."""
+    return membership.get("status") == "active" and allows(membership, Right.USERS)
+
+
+def compose(rights: list[Right] | tuple[Right, ...], account: dict[str, Any]) -> list[str]:
+    """The stored form of a grant: what each right requires is added (``data:edit`` brings
+    ``data:view``), and a right the account cannot have is ``422 right_unavailable``."""
+    granted: set[Right] = set()
+    pending = list(rights)
+    while pending:
+        right = pending.pop()
+        if right not in granted:
+            granted.add(right)
+            pending.extend(_BY_ID[right].requires)
+    for right in sorted(granted):
+        problem = unavailable(right, account)
+        if problem:
+            raise RightUnavailable(problem)
+    return sorted(r.value for r in granted)
+
+
+def unavailable(right: Right, account: dict[str, Any]) -> str | None:
+    """Why ``account`` cannot grant ``right``, or None."""
+    constraint = _BY_ID[right].constraint
+    if constraint == "payouts_enabled" and not account.get("payouts_enabled"):
+        return f"'{right.value}' needs payouts enabled on the account (an acquirer agreement that supports payouts)."
+    if constraint == "live_account" and account.get("mode") != "live":
+        return f"'{right.value}' is only available in live accounts."
+    return None
+
+
+def check_grant(granter: dict[str, Any], full_access: bool, rights: list[str]) -> None:
+    """A member can hand out only what they hold: full access only with full access, and a right
+    only if they have it (``users`` alone does not make its holder an administrator of everything)."""
+    if full_access and not granter.get("full_access"):
+        raise Forbidden("Only a member with full access can grant full access.")
+    missing = [r for r in rights if not allows(granter, Right(r))]
+    if missing:
+        raise Forbidden(f"You cannot grant rights you do not hold: {', '.join(missing)}.")
 
 
 def catalog() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ repositories translate into domain errors; every other AWS error propagates and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -48,6 +49,18 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def deserialize(raw: Mapping[str, Any]) -> Item:
     return {k: _de.deserialize(v) for k, v in raw.items()}
+
+
+def plain(value: Any) -> Any:
+    """``value`` with DynamoDB's Decimals as ints (or floats) and sets as lists: what models and
+    JSON want."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 def _values(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -154,8 +167,13 @@ def query(
 # ----------------------------------------------------------------- transactions
 
 
-def put_op(item: Mapping[str, Any], condition: str | None = None, values: Mapping[str, Any] | None = None) -> dict:
-    op: dict[str, Any] = {"TableName": _table(), "Item": serialize(item), **_values(values)}
+def put_op(
+    item: Mapping[str, Any],
+    condition: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict:
+    op: dict[str, Any] = {"TableName": _table(), "Item": serialize(item), **_values(values), **_names(names)}
     if condition:
         op["ConditionExpression"] = condition
     return {"Put": op}
@@ -180,8 +198,13 @@ def update_op(
     return {"Update": op}
 
 
-def delete_op(key: Mapping[str, str], condition: str | None = None, values: Mapping[str, Any] | None = None) -> dict:
-    op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), **_values(values)}
+def delete_op(
+    key: Mapping[str, str],
+    condition: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict:
+    op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), **_values(values), **_names(names)}
     if condition:
         op["ConditionExpression"] = condition
     return {"Delete": op}

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from portico import store
 from portico.accounts.models import SecuritySettings
 from portico.auth.policy import PasswordPolicy
 
@@ -41,22 +42,9 @@ class Effective(BaseModel):
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None) -> Effective:
-        return cls.model_validate(_plain(item)) if item else cls()
+        return cls.model_validate(store.plain(item)) if item else cls()
 
 
 def settings_of(account: dict[str, Any]) -> SecuritySettings:
     raw = account.get("security")
-    return SecuritySettings.model_validate(_plain(raw), strict=False) if raw else SecuritySettings()
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB gives numbers back as Decimal; the models want ints."""
-    from decimal import Decimal
-
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value)
-    return value
+    return SecuritySettings.model_validate(store.plain(raw), strict=False) if raw else SecuritySettings()

@@ -38,7 +38,7 @@ def update_security(caller: Caller, new: SecuritySettings, *, ip: str) -> Securi
     before = settings_of(account)
     event = audit.Event(
         "security.changed",
-        audit.Actor("user", caller.session.user_id, caller.session.email),
+        caller.actor,
         {"account_id": account_id},
         ip,
         {"before": before.model_dump(), "after": new.model_dump()},

@@ -61,19 +61,23 @@ def success_ops(
     condition: str | None = None,
     values: dict[str, Any] | None = None,
     complete: bool = True,
+    append: dict[str, list[Any]] | None = None,
 ) -> list[dict]:
     """After a verified attempt: reset the consecutive failures (``complete``: the login is
     done), take the attempt back out of the hour's count, set ``extra`` (None values are removed,
     as are the paths in ``remove``) -- only if the password is still the one verified (a reset or
     change that committed meanwhile wins) and ``condition`` holds (for example: this TOTP step is
-    newer than the last one used)."""
+    newer than the last one used). ``append`` adds elements to list attributes."""
     # A completed login resets the consecutive failures. A password step that leads on to a second
     # factor only takes its own attempt back out: otherwise knowing the password would reset the
     # count of wrong codes, and codes could be guessed four at a time forever.
     fields = {**({"failed_count": 0, "last_failure_ms": 0} if complete else {}), **(extra or {})}
     sets = {k: v for k, v in fields.items() if v is not None}
     removes = [f"#{k}" for k, v in fields.items() if v is None] + list(remove)
-    expression = "SET " + "".join(f"#{k} = :{k}, " for k in sets) + "version = version + :one"
+    appends = append or {}
+    expression = "SET " + "".join(f"#{k} = :{k}, " for k in sets)
+    expression += "".join(f"#{k} = list_append(if_not_exists(#{k}, :empty_list), :append_{k}), " for k in appends)
+    expression += "version = version + :one"
     expression += " ADD hour_failures :minus_one" + ("" if complete else ", failed_count :minus_one")
     if removes:
         expression += " REMOVE " + ", ".join(removes)
@@ -87,9 +91,11 @@ def success_ops(
                 ":one": 1,
                 ":minus_one": -1,
                 ":verified": password_hash,
+                **({":empty_list": []} if appends else {}),
+                **{f":append_{k}": v for k, v in appends.items()},
                 **(values or {}),
             },
-            names={f"#{k}": k for k in fields},
+            names={f"#{k}": k for k in [*fields, *appends]},
         )
     ]
 

@@ -1,10 +1,13 @@
-"""Response bodies of an account's user list (contract section 7)."""
+"""Bodies of user administration and invitations (contract section 7)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, Strict
+
+from portico.identity.models import Email, Line, RequestBody, Secret
+from portico.rights import Right
 
 MemberStatus = Literal["active", "disabled", "invited"]
 
@@ -28,3 +31,43 @@ class Member(BaseModel):
 class MemberList(BaseModel):
     items: list[Member]
     next_cursor: str | None = None
+
+
+RightId = Annotated[Right, Strict(False)]  # a right's id as JSON sends it ("data:view")
+Rights = Annotated[list[RightId], Field(max_length=32)]
+
+
+class InviteRequest(RequestBody):
+    email: Email
+    full_access: bool = False
+    rights: Rights = []
+
+
+class Invited(BaseModel):
+    user_id: str
+    status: Literal["invited"] = "invited"
+
+
+class MemberChange(RequestBody):
+    """``PATCH``: only the fields sent change."""
+
+    full_access: bool | None = None
+    rights: Rights | None = None
+    status: Literal["active", "disabled"] | None = None
+
+
+class Invitation(BaseModel):
+    account_name: str
+    email: str
+    expires_at: str
+    has_login: bool  # accept with that login's password (True) or with a name and a new password
+
+
+class AcceptInvitation(RequestBody):
+    name: Line | None = None  # required when the email has no login yet
+    password: Annotated[str, Field(min_length=1, max_length=16384)]
+    captcha_token: Secret | None = None
+
+
+class Accepted(BaseModel):
+    user_id: str

@@ -17,21 +17,23 @@ member's second factor and activity, and resetting a member's second factor.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
-from portico import audit, keys, store
+from portico import audit, keys, pages, store
 from portico.access import Caller
 from portico.auth import passwords, sessions
-from portico.errors import NotFound, ValidationFailed
-from portico.identity.member_models import Member, MemberList, MemberStatus
+from portico.errors import NotFound, define
+from portico.identity import repository
+from portico.identity.member_models import Member, MemberChange, MemberList, MemberStatus
 from portico.observability import logger, metrics
+from portico.rights import check_grant, compose, manages_users
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
-MAX_CURSOR_CHARS = 1024
+OwnerProtected = define("OwnerProtected", 409, "owner_protected", "Owner Protected")
+LastUserManager = define("LastUserManager", 409, "last_user_manager", "Last User Manager")
+InvitationPending = define("InvitationPending", 409, "invitation_pending", "Invitation Pending")
+Conflict = define("Conflict", 409, "conflict", "Conflict")
+_ATTEMPTS = 5
+
 # A filtered page reads memberships 100 at a time: BatchGetItem takes at most 100 keys.
 FILTER_PAGE = 100
 MAX_PAGES = 5
@@ -43,12 +45,12 @@ def listing(
     *,
     mfa_enabled: bool | None = None,
     status: MemberStatus | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = pages.DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> MemberList:
     """One page of members, ``limit`` (1..``MAX_LIMIT``, checked by the route) at most."""
     account_id = _account_id(caller)
-    start = _decode_cursor(cursor, account_id) if cursor is not None else None
+    start = pages.decode_cursor(cursor, f"ACCOUNT#{account_id}", "MEMBER#") if cursor is not None else None
     unfiltered = mfa_enabled is None and status is None
     found: list[Member] = []
     for _ in range(MAX_PAGES):
@@ -68,33 +70,131 @@ def listing(
             matching, beyond = matching[:need], len(matching) > need
         found.extend(matching)
         if beyond:  # the list goes on within this page: continue after the last member shown
-            return MemberList(items=found, next_cursor=_encode_cursor(keys.membership(account_id, found[-1].user_id)))
+            return MemberList(
+                items=found, next_cursor=pages.encode_cursor(keys.membership(account_id, found[-1].user_id))
+            )
         if last is None:
             return MemberList(items=found, next_cursor=None)
         if len(found) == limit:
-            return MemberList(items=found, next_cursor=_encode_cursor(last))
+            return MemberList(items=found, next_cursor=pages.encode_cursor(last))
         start = last
-    return MemberList(items=found, next_cursor=_encode_cursor(start))
+    return MemberList(items=found, next_cursor=pages.encode_cursor(start))
+
+
+def get(caller: Caller, user_id: str) -> Member:
+    membership = find(_account_id(caller), user_id)
+    return _members([membership])[0]
+
+
+def change(caller: Caller, user_id: str, body: MemberChange, *, ip: str) -> Member:
+    """Change a member's rights, full access or status. Only what is sent changes; a caller hands
+    out and touches only what they hold themselves (see :func:`portico.rights.check_grant`)."""
+    account = caller.account or {}
+    for _ in range(_ATTEMPTS):
+        before = find(_account_id(caller), user_id)
+        after = dict(before)
+        if body.full_access is not None:
+            after["full_access"] = body.full_access
+        if body.rights is not None:
+            after["rights"] = compose(body.rights, account)
+        if body.status is not None and body.status != before.get("status"):
+            if before.get("status") == "invited":
+                raise InvitationPending("An invited user has no access to deny yet; delete the invitation instead.")
+            after["status"] = body.status
+        if before.get("owner") and (after.get("status") != "active" or not after.get("full_access")):
+            raise OwnerProtected("The account owner cannot be disabled or lose full access.")
+        check_grant(
+            caller.membership or {},
+            bool(before.get("full_access") or after.get("full_access")),
+            sorted({*(before.get("rights") or ()), *(after.get("rights") or ())}),
+        )
+        fields = {k: after[k] for k in ("full_access", "rights", "status") if after.get(k) != before.get(k)}
+        if not fields:
+            return _members([before])[0]
+        event = audit.Event(
+            "user.updated",
+            caller.actor,
+            {"user_id": user_id, "email": before.get("email")},
+            ip,
+            {"before": {k: _shown(before.get(k)) for k in fields}, "after": {k: _shown(v) for k, v in fields.items()}},
+        )
+        delta = int(manages_users(after)) - int(manages_users(before))
+        try:
+            repository.change_membership(before, fields, delta, audit.put_ops(event, [_account_id(caller)]))
+        except repository.LastManager:
+            raise LastUserManager("This would leave the account without an active user holding 'users'.") from None
+        except repository.Changed:
+            continue
+        logger.info(
+            "member changed", extra={"user_id": user_id, "fields": sorted(fields), "by": caller.session.user_id}
+        )
+        return _members([{**before, **fields}])[0]
+    raise Conflict("The user was changed by someone else at the same time; try again.")
+
+
+def remove(caller: Caller, user_id: str, *, ip: str) -> None:
+    """Take a member (or an open invitation) out of the account. Their login stays; their other
+    accounts are not touched."""
+    account_id = _account_id(caller)
+    for _ in range(_ATTEMPTS):
+        membership = find(account_id, user_id)
+        if membership.get("owner"):
+            raise OwnerProtected("The account owner cannot be removed.")
+        check_grant(caller.membership or {}, bool(membership.get("full_access")), list(membership.get("rights") or ()))
+        login = store.get(keys.credential(str(membership["email"])), consistent=True)
+        leave = repository.leave_op(login, account_id) if login and login.get("user_id") == user_id else None
+        event = audit.Event(
+            "user.removed",
+            caller.actor,
+            {"user_id": user_id, "email": membership.get("email")},
+            ip,
+            {"status": membership.get("status")},
+        )
+        try:
+            repository.remove_membership(
+                membership, leave, -int(manages_users(membership)), audit.put_ops(event, [account_id])
+            )
+        except repository.LastManager:
+            raise LastUserManager("This would leave the account without an active user holding 'users'.") from None
+        except repository.Changed:
+            continue
+        if leave is not None:
+            from portico.accounts.service import refresh_credential
+
+            refresh_credential(str(login["email"]))  # the strictest settings of the accounts left  # type: ignore[index]
+        logger.info(
+            "member removed", extra={"user_id": user_id, "account_id": account_id, "by": caller.session.user_id}
+        )
+        return
+    raise Conflict("The user was changed by someone else at the same time; try again.")
+
+
+def find(account_id: str, user_id: str) -> dict[str, Any]:
+    """A membership of the account (any status), or 404."""
+    found = (
+        repository.get_membership(account_id, user_id) if user_id.startswith("usr_") and len(user_id) <= 64 else None
+    )
+    if found is None:
+        raise NotFound("No such user in this account.")
+    return found
+
+
+def _shown(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list | set) else value
 
 
 def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     """Remove a member's second factor; nothing to remove is no error (the same end state)."""
     account = caller.account or {}
     account_id = _account_id(caller)
-    membership = (
-        store.get(keys.membership(account_id, user_id), consistent=True)
-        if user_id.startswith("usr_") and len(user_id) <= 64
-        else None
-    )
-    if membership is None:
-        raise NotFound("No such user in this account.")
+    membership = find(account_id, user_id)
     email = membership.get("email")
     credential = store.get(keys.credential(str(email)), consistent=True) if email else None
     if credential is None or credential.get("user_id") != user_id:
         return  # invited, no login yet: no second factor to remove
     event = audit.Event(
         "mfa.reset",
-        audit.Actor("user", caller.session.user_id, caller.session.email),
+        caller.actor,
         {"user_id": user_id},
         ip,
         {"had_mfa": bool(credential.get("mfa_enabled"))},
@@ -160,29 +260,3 @@ def _member(membership: dict[str, Any], credential: dict[str, Any] | None) -> Me
         last_login_at=login.get("last_login_at"),
         password_changed_at=login.get("password_changed_at"),
     )
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    raw = json.dumps({"pk": key["pk"], "sk": key["sk"]}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, account_id: str) -> dict[str, str]:
-    key: Any = None
-    if len(cursor) <= MAX_CURSOR_CHARS:
-        try:
-            key = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
-        except (binascii.Error, ValueError):  # also UnicodeDecodeError and JSONDecodeError
-            key = None
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"pk", "sk"}
-        or key["pk"] != f"ACCOUNT#{account_id}"
-        or not isinstance(key["sk"], str)
-        or not key["sk"].startswith("MEMBER#")
-    ):
-        raise ValidationFailed(
-            [{"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}],
-            "The query is not valid.",
-        )
-    return key

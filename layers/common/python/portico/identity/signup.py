@@ -96,6 +96,7 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
             "name": body.company,
             "mode": "test",
             "owner_user_id": user_id,
+            "user_managers": 1,  # active members holding `users`: never allowed to reach 0
             "language": language,
             "created_at": clock.iso(now),
         },
@@ -109,6 +110,7 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
             "full_access": True,
             "rights": [],
             "status": "active",
+            "version": 0,
             "created_at": clock.iso(now),
         },
         token=token,
