@@ -12,10 +12,10 @@ SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 export PYTHONPATH := layers/common/python:.
 
-.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help
+.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help openapi
 
 help:
-	@echo "make run | test | lint | validate | build | bench | clean"
+	@echo "make run | test | lint | validate | build | bench | openapi | clean"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ build: $(SAM_VENV)/.installed
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools lint validate
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist loadgroup
+
+# The OpenAPI document of every template route, generated from the handlers' models (committed;
+# a test fails while it is stale). The local stack serves it at /_local/openapi.json and /_local/docs.
+openapi: $(VENV)/.installed
+	$(PY) -m infra.openapi --out openapi.json
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
