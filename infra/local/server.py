@@ -9,7 +9,9 @@ HTTP server. ``Ready`` is printed once requests are accepted; handler modules ar
 background right after, so that the first requests are not cold.
 
 Local-only routes, never in the template: ``GET /_local/outbox``, ``GET|POST /_local/clock`` and
-``POST /_local/jobs/{job}`` (the API contract, section 12).
+``POST /_local/jobs/{job}`` (the API contract, section 12); ``GET /_local/openapi.json``, the
+OpenAPI document of the template's routes (:mod:`infra.openapi`, built at the first request), and
+``GET /_local/docs``, a Swagger UI page of it.
 
 Console output: one line per request on stderr (``METHOD /path STATUS duration``, without query
 strings or bodies, and with path parameters named like secrets masked); the handlers' own output
@@ -258,6 +260,8 @@ class Stack:
         self.pool: WorkerPool | None = None
         self.http: ThreadingHTTPServer | None = None
         self._serving: threading.Thread | None = None
+        self._openapi: bytes | None = None
+        self._openapi_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -401,7 +405,50 @@ class Stack:
             return self._advance_clock(request)
         if path.startswith("/_local/jobs/") and method == "POST":
             return self._run_job(unquote(path.removeprefix("/_local/jobs/")))
+        if path == "/_local/openapi.json" and method == "GET":
+            return self._openapi_json()
+        if path == "/_local/docs" and method == "GET":
+            if parse_qs(request.raw_query).get("format") == ["json"]:  # the page's own link to its spec
+                return self._openapi_json()
+            return self._docs()
+        if (asset := path.removeprefix("/_local/docs/")) in _SWAGGER_ASSETS and method == "GET":
+            return _swagger_asset(asset)
         return not_found(method, path)
+
+    def _openapi_document(self) -> bytes:
+        """The template's OpenAPI document, its server this stack; built once, at the first request.
+
+        Built in this process (the handler modules are imported here too, for their models only),
+        so code changes need a restart, as they do for the workers.
+        """
+        with self._openapi_lock:
+            if self._openapi is None:
+                from infra import openapi
+
+                self._openapi = openapi.dumps(openapi.build(self.template, server=self.url)).encode()
+            return self._openapi
+
+    def _openapi_json(self) -> Response:
+        try:
+            document = self._openapi_document()
+        except Exception as error:  # a handler that cannot be imported or described: say which
+            return problem(500, "Internal Server Error", "openapi_failed", f"{type(error).__name__}: {error}")
+        return Response(200, [("Content-Type", "application/json")], document)
+
+    def _docs(self) -> Response:
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+        spec = self._openapi_json()
+        if spec.status != 200:
+            return spec
+        page = generate_swagger_html(
+            spec.body.decode().replace("</", "<\\/"),  # the document stays inside its <script>
+            swagger_js="/_local/docs/swagger-ui-bundle.min.js",
+            swagger_css="/_local/docs/swagger-ui.min.css",
+            swagger_base_url="/_local/docs",
+            oauth2_config=None,
+        )
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
 
     def _now(self) -> Response:
         return json_response(200, {"now": portico.clock.iso(portico.clock.now())})
@@ -440,6 +487,22 @@ class Stack:
         if payload is None:
             return gateway_error(500)
         return Response(200, [("Content-Type", "application/json")], payload.encode())
+
+
+# Swagger UI's script and stylesheet as Powertools ships them for its own enable_swagger(): the docs
+# page works offline, and its assets are pinned by a dependency we already have rather than loaded
+# from a CDN at whatever version it serves that day.
+_SWAGGER_ASSETS = {
+    "swagger-ui-bundle.min.js": "text/javascript; charset=utf-8",
+    "swagger-ui.min.css": "text/css; charset=utf-8",
+}
+
+
+def _swagger_asset(name: str) -> Response:
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    body = (Path(swagger_ui.__file__).parent / name).read_bytes()
+    return Response(200, [("Content-Type", _SWAGGER_ASSETS[name])], body)
 
 
 def _scheduled_event(now: float) -> dict[str, Any]:
