@@ -9,7 +9,8 @@ route decorator::
 
 :func:`install` puts a check in front of request validation (so an anonymous caller learns nothing
 about a body's schema). The check fails closed: a route with no declaration answers 403 and logs
-an error, and the template test suite lists any such route.
+an error, and the authorization matrix (``tests/integration/test_authorization_matrix.py``) fails
+naming any route that has no entry there or whose declaration disagrees with it.
 
 Rules (contract section 3): a missing, invalid, expired or revoked token is ``401
 unauthenticated``; user and portal tokens are different kinds and never stand in for each other;
