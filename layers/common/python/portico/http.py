@@ -120,8 +120,34 @@ def resolver() -> APIGatewayHttpResolver:
     def _on_not_found(exc: Exception) -> Response:
         return problem(NotFound("No such resource."))
 
-    access.install(app)
+    _bodies_are_objects(app)
+    access.install(app)  # wraps the above: the access check runs first
     return app
+
+
+def _bodies_are_objects(app: APIGatewayHttpResolver) -> None:
+    """Refuse a JSON array where a route takes a body (422, like any other body of the wrong type).
+
+    Powertools unwraps a list to its first element for fields that are not sequences (meant for
+    repeated form and query values), so ``[{...}]`` would pass as ``{...}``. Every body of this API
+    is a JSON object.
+    """
+    validation = app._request_validation_middleware
+
+    def check_then_validate(app: APIGatewayHttpResolver, next_middleware: Callable[..., Any]) -> Any:
+        route = app.context.get("_route")
+        if getattr(getattr(route, "dependant", None), "body_params", None):
+            try:
+                body = app.current_event.json_body
+            except ValueError:
+                body = None  # not JSON: the validation answers malformed_json
+            if isinstance(body, list):
+                raise RequestValidationError(
+                    [{"type": "model_type", "loc": ("body",), "msg": "Input should be an object", "input": None}]
+                )
+        return validation(app, next_middleware)
+
+    app._request_validation_middleware = check_then_validate
 
 
 @dataclass(frozen=True)

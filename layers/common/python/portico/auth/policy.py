@@ -137,7 +137,8 @@ _RUN_RE = re.compile(r"(.)" + r"\1" * MAX_RUN, re.DOTALL)  # one character MAX_R
 class PasswordPolicy(BaseModel):
     """An account's password rules (``password_policy`` in the contract's section 6)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict like every request body it is part of (PUT /accounts/{a}/security): "8" is not 8.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     min_length: int = Field(12, ge=8, le=MAX_LENGTH)
     require_lowercase: bool = True
