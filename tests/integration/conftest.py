@@ -134,7 +134,11 @@ class Api:
         if token:
             sent["authorization"] = f"Bearer {token}"
         request = Request(
-            method=method, target=path, headers=list(sent.items()), body=raw if isinstance(raw, bytes) else (raw or "").encode(), source_ip="198.51.100.7"
+            method=method,
+            target=path,
+            headers=list(sent.items()),
+            body=raw if isinstance(raw, bytes) else (raw or "").encode(),
+            source_ip="198.51.100.7",
         )
         match = self._router.match(method, request.raw_path)
         assert match is not None, f"no route for {method} {path}"
