@@ -12,10 +12,10 @@ SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 export PYTHONPATH := layers/common/python:.
 
-.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help openapi
+.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help openapi fuzz
 
 help:
-	@echo "make run | test | lint | validate | build | bench | openapi | clean"
+	@echo "make run | test | lint | validate | build | bench | openapi | fuzz | clean"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools lint validate
 # a test fails while it is stale). The local stack serves it at /_local/openapi.json and /_local/docs.
 openapi: $(VENV)/.installed
 	$(PY) -m infra.openapi --out openapi.json
+
+# A fuzzing campaign beyond the bounded run in `make test`: FUZZ_EXAMPLES per operation, random
+# seeds, schemathesis' coverage phase and stateful workflows, against a local stack it starts.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(VENV)/.installed
+	PORTICO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -n 0 tests/e2e/test_fuzz.py
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
