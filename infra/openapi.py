@@ -395,7 +395,7 @@ def _prune_components(document: dict[str, Any]) -> None:
     """Drop component schemas nothing refers to any more (Powertools' replaced error models)."""
     schemas = document["components"]["schemas"]
     while True:
-        text = json.dumps({key: value for key, value in document.items()})
+        text = json.dumps(document)
         unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
         if not unused:
             return
