@@ -15,6 +15,7 @@ HTML, else as ``text``. SMS are SNS ``Publish`` calls with ``PhoneNumber``.
 
 from __future__ import annotations
 
+import copy
 import email
 import email.policy
 import functools
@@ -82,7 +83,21 @@ def _addresses(values: list[str]) -> list[str]:
     return found
 
 
+_parsed: dict[tuple[str, str], dict[str, Any]] = {}  # (id, raw message) -> the email as parsed
+
+
 def _raw_email(message: RawMessage) -> dict[str, Any]:
+    """The email as the outbox shows it, parsed once: every read lists every message, and parsing
+    MIME is by far the most expensive part of a read. Keyed by the content too, not by the id
+    alone: moto makes ids with ``random``, which tests may reseed to the same sequence."""
+    key = (message.id, message.raw_data)
+    parsed = _parsed.get(key)
+    if parsed is None:
+        parsed = _parsed[key] = _parse_raw_email(message)
+    return copy.deepcopy(parsed)  # the caller adds to it
+
+
+def _parse_raw_email(message: RawMessage) -> dict[str, Any]:
     parsed = email.message_from_string(message.raw_data, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     text = parsed.get_body(preferencelist=("plain",))
