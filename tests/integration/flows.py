@@ -1,0 +1,605 @@
+"""The API's main flows, each ready to run against the integration emulation: how to bring a fresh
+user to the point where the flow's request can be made, the request itself, and what success
+looks like. One catalogue, shared by the fault sweep (``test_faults.py``), the AWS call budgets
+(``test_aws_call_budgets.py``) and the races (``test_concurrency.py``).
+
+Every flow works on its own :class:`Subject` (a fresh address per run), so a module may run its
+flows many times in one emulated stack (``module_template_env``). A flow's request is a
+:class:`Call`: the same call can be sent again, which is how the fault sweep retries.
+
+Routes being built are named in :func:`needs_route`: a test of a route that is not yet in
+``template.yaml`` is skipped with the route's name, and runs as soon as the template declares it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pyotp
+import pytest
+
+from infra.local.cfn import Template
+from portico import aws, config, ids, keys, store
+from portico.auth import hashing
+from tests.integration.conftest import PASSWORD, Answer, Api, FakeClock, Person
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTES = frozenset(route.route_key for route in Template.load(ROOT / "template.yaml").routes())
+NEW_PASSWORD = "Harbor-Violet-Spruce-77"
+INVITE = "POST /accounts/{account_id}/users"
+
+
+def needs_route(*route_keys: str) -> pytest.MarkDecorator:
+    """Skip until ``template.yaml`` declares every one of ``route_keys`` (``"POST /signup"``)."""
+    missing = [key for key in route_keys if key not in ROUTES]
+    return pytest.mark.skipif(bool(missing), reason=f"not in template.yaml yet: {', '.join(missing)}")
+
+
+@contextlib.contextmanager
+def cheap_argon2() -> Iterator[None]:
+    """Argon2id at its smallest cost while inside: these tests count calls, inject faults and race
+    requests, and the hash's cost (measured in ``make bench``) would only slow them down. Hashes
+    made inside verify inside without a rehash; the real parameters are back afterwards."""
+    saved = hashing.TIME_COST, hashing.MEMORY_COST_KIB
+    hashing.TIME_COST, hashing.MEMORY_COST_KIB = 1, 1024
+    hashing._hasher.cache_clear()
+    hashing.dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        hashing.TIME_COST, hashing.MEMORY_COST_KIB = saved
+        hashing._hasher.cache_clear()
+        hashing.dummy_hash.cache_clear()
+
+
+def empty_table() -> None:
+    """Delete every item of the domain table. Modules that share one emulated stack (setting one up
+    costs more than most tests) empty it between tests: the emulation's index queries read the
+    whole table, and would slow down as it grows."""
+    client, name = aws.client("dynamodb"), config.settings().table_name
+    for page in client.get_paginator("scan").paginate(TableName=name, ProjectionExpression="pk, sk"):
+        for start in range(0, len(page["Items"]), 25):
+            deletes = [{"DeleteRequest": {"Key": key}} for key in page["Items"][start : start + 25]]
+            client.batch_write_item(RequestItems={name: deletes})
+
+
+@dataclass
+class World:
+    """The integration fixtures a flow needs."""
+
+    api: Api
+    outbox: Callable[..., list[dict]]
+    clock: FakeClock
+    person: Callable[..., Person]
+    login: Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request, to be sent (and sent again) as it is."""
+
+    method: str
+    path: str
+    body: Any = None
+    token: str | None = None
+
+    def send(self, api: Api) -> Answer:
+        return api.call(self.method, self.path, self.body, token=self.token)
+
+
+_subjects = itertools.count(1)
+
+
+class Subject(SimpleNamespace):
+    """Whoever a flow runs for, with an address and a phone number of their own (unique in the
+    process, so flows can share one emulated stack); preparing a flow adds what it made
+    (``person``, ``token``, ``secret``, ...)."""
+
+    def __init__(self) -> None:
+        n = next(_subjects)
+        super().__init__(n=n, email=f"user{n}@example.com", phone=f"+49151{n:08d}")
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    route: str  # as template.yaml declares it: "POST /auth/login"
+    prepare: Callable[[World, Subject], Call]
+    status: int  # the answer to a successful call
+    done: Callable[[World, Subject, Answer], None] = field(default=lambda world, subject, answer: None)
+    requires: tuple[str, ...] = ()  # other routes that preparing it needs
+
+    @property
+    def slug(self) -> str:
+        """The name as a test id: ``login_TOTP_code``."""
+        return re.sub(r"\W+", "_", self.name)
+
+    @property
+    def mark(self) -> pytest.MarkDecorator:
+        return needs_route(self.route, *self.requires)
+
+
+# ----------------------------------------------------------------- messages and codes
+
+
+def link_token(message: dict, page: str) -> str:
+    found = re.search(rf"/{page}\?token=([A-Za-z0-9_\-]+)", message["text"])
+    assert found, message["text"]
+    return found.group(1)
+
+
+def code_in(message: dict) -> str:
+    """The 6-digit code of an SMS or email."""
+    found = re.search(r"\b(\d{6})\b", message["text"])
+    assert found, message["text"]
+    return found.group(1)
+
+
+def totp(secret: str, clock: FakeClock) -> str:
+    return pyotp.TOTP(secret).at(clock.now)
+
+
+def live_token(secret: str, clock: FakeClock) -> dict | None:
+    """The stored one-time token of a link, while it can still be used."""
+    item = store.get(keys.token(ids.digest(secret)), consistent=True)
+    if item is None or "used_at" in item or int(item["expires_at"]) <= clock.now:
+        return None
+    return item
+
+
+def assert_link_sent(world: World, to: str, page: str) -> str:
+    """The newest message to ``to`` carries a usable ``page`` link; returns its token."""
+    messages = [m for m in world.outbox(to) if f"/{page}?token=" in m["text"]]
+    assert messages, f"no {page} link was sent to {to}"
+    token = link_token(messages[0], page)
+    assert live_token(token, world.clock), f"the {page} link sent to {to} does not work"
+    return token
+
+
+# ----------------------------------------------------------------- steps that prepare a subject
+
+
+def signup_body(email: str) -> dict:
+    return {"email": email, "password": PASSWORD, "name": "Ada Lovelace", "company": "Analytical Engines"}
+
+
+def signed_up(world: World, s: Subject) -> None:
+    assert world.api.post("/signup", signup_body(s.email)).status == 201
+
+
+def verified(world: World, s: Subject) -> None:
+    s.person = world.person(s.email)
+
+
+def logged_in(world: World, s: Subject) -> None:
+    verified(world, s)
+    s.token = world.login(s.person)
+
+
+def with_phone(world: World, s: Subject) -> None:
+    """A verified phone, as the phone routes (not built yet) will leave it."""
+    store.update(keys.credential(s.email), "SET phone = :p, phone_verified = :t", values={":p": s.phone, ":t": True})
+
+
+def with_totp(world: World, s: Subject) -> None:
+    """TOTP turned on through the API (needs a session); the confirming code's step is spent."""
+    started = world.api.post("/me/mfa/totp", token=s.token)
+    assert started.status == 200, started.body
+    s.secret = started.body["secret"]
+    confirmed = world.api.post("/me/mfa/totp/confirm", {"code": totp(s.secret, world.clock)}, token=s.token)
+    assert confirmed.status == 200, confirmed.body
+    s.recovery_codes = confirmed.body["recovery_codes"]
+    world.clock.advance(30)
+
+
+def challenge(world: World, s: Subject, expected: str) -> str:
+    step = world.api.post("/auth/login", {"email": s.email, "password": PASSWORD})
+    assert step.status == 200 and step.body["status"] == expected, step.body
+    return step.body["challenge"]
+
+
+def join(account_id: str, who: Person, rights: tuple[str, ...] = ("data:view",)) -> None:
+    """Make ``who`` an active member of another account, as an accepted invitation does."""
+    store.put(
+        {
+            **keys.membership(account_id, who.user_id),
+            **keys.membership_index(account_id, who.user_id),
+            "account_id": account_id,
+            "user_id": who.user_id,
+            "email": who.email,
+            "owner": False,
+            "full_access": False,
+            "rights": list(rights),
+            "status": "active",
+            "version": 0,
+        }
+    )
+
+
+def session_works(world: World, token: str) -> bool:
+    answer = world.api.get("/me/sessions", token=token)
+    assert answer.status in (200, 401), answer.body
+    return answer.status == 200
+
+
+def can_log_in(world: World, email: str, password: str) -> bool:
+    return world.api.post("/auth/login", {"email": email, "password": password}).status == 200
+
+
+# ----------------------------------------------------------------- sign-up and verification
+
+
+def _signup(world: World, s: Subject) -> Call:
+    return Call("POST", "/signup", signup_body(s.email))
+
+
+def _signup_done(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["user_id"].startswith("usr_") and answer.body["account_id"].startswith("acc_")
+    assert_link_sent(world, s.email, "verify-email")
+
+
+def _resend(world: World, s: Subject) -> Call:
+    signed_up(world, s)
+    s.first_link = link_token(world.outbox(s.email)[0], "verify-email")
+    return Call("POST", "/auth/verify-email/resend", {"email": s.email})
+
+
+def _resend_done(world: World, s: Subject, answer: Answer) -> None:
+    token = assert_link_sent(world, s.email, "verify-email")
+    assert token != s.first_link
+    assert store.get(keys.credential(s.email))["verify_token_hash"] == ids.digest(token)
+
+
+def _verify(world: World, s: Subject) -> Call:
+    signed_up(world, s)
+    return Call("POST", "/auth/verify-email", {"token": link_token(world.outbox(s.email)[0], "verify-email")})
+
+
+def _verify_done(world: World, s: Subject, answer: Answer) -> None:
+    assert store.get(keys.credential(s.email))["email_verified"] is True
+
+
+# ----------------------------------------------------------------- login
+
+
+def _login(world: World, s: Subject) -> Call:
+    verified(world, s)
+    return Call("POST", "/auth/login", {"email": s.email, "password": PASSWORD})
+
+
+def _authenticated(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "authenticated", answer.body
+    assert session_works(world, answer.body["token"])
+
+
+def _login_wrong_password(world: World, s: Subject) -> Call:
+    verified(world, s)
+    return Call("POST", "/auth/login", {"email": s.email, "password": "Wrong-Password-42"})
+
+
+def _login_unknown_email(world: World, s: Subject) -> Call:
+    return Call("POST", "/auth/login", {"email": s.email, "password": PASSWORD})
+
+
+def _login_to_second_factor(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_totp(world, s)
+    return Call("POST", "/auth/login", {"email": s.email, "password": PASSWORD})
+
+
+def _login_totp(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_totp(world, s)
+    return Call(
+        "POST",
+        "/auth/login/mfa",
+        {"challenge": challenge(world, s, "mfa_required"), "code": totp(s.secret, world.clock)},
+    )
+
+
+def _login_recovery_code(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_totp(world, s)
+    return Call(
+        "POST", "/auth/login/mfa", {"challenge": challenge(world, s, "mfa_required"), "code": s.recovery_codes[0]}
+    )
+
+
+def _expired_password_step(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    store.update(keys.credential(s.email), "SET password_status = :s", values={":s": "expired"})
+    step = challenge(world, s, "password_change_required")
+    return Call("POST", "/auth/login/password", {"challenge": step, "new_password": NEW_PASSWORD})
+
+
+def _enforced(world: World, s: Subject) -> None:
+    logged_in(world, s)
+    security = world.api.get(f"/accounts/{s.person.account_id}/security", token=s.token).body
+    answer = world.api.put(
+        f"/accounts/{s.person.account_id}/security", {**security, "enforce_mfa": True}, token=s.token
+    )
+    assert answer.status == 200, answer.body
+    s.challenge = challenge(world, s, "mfa_enrollment_required")
+
+
+def _enroll_at_login(world: World, s: Subject) -> Call:
+    _enforced(world, s)
+    return Call("POST", "/auth/login/mfa-enrollment", {"challenge": s.challenge})
+
+
+def _confirm_at_login(world: World, s: Subject) -> Call:
+    _enforced(world, s)
+    started = world.api.post("/auth/login/mfa-enrollment", {"challenge": s.challenge})
+    assert started.status == 200, started.body
+    code = totp(started.body["secret"], world.clock)
+    return Call("POST", "/auth/login/mfa-enrollment/confirm", {"challenge": s.challenge, "code": code})
+
+
+def _reauthenticate(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("POST", "/auth/reauthenticate", {"password": PASSWORD}, token=s.token)
+
+
+# ----------------------------------------------------------------- passwords
+
+
+def _forgot_email(world: World, s: Subject) -> Call:
+    verified(world, s)
+    return Call("POST", "/auth/password/forgot", {"email": s.email, "channel": "email"})
+
+
+def _forgot_email_done(world: World, s: Subject, answer: Answer) -> None:
+    assert_link_sent(world, s.email, "reset-password")
+
+
+def _forgot_sms(world: World, s: Subject) -> Call:
+    verified(world, s)
+    with_phone(world, s)
+    return Call("POST", "/auth/password/forgot", {"email": s.email, "channel": "sms"})
+
+
+def _forgot_sms_done(world: World, s: Subject, answer: Answer) -> None:
+    [sms] = world.outbox(s.phone)
+    assert store.get(keys.credential(s.email)).get("reset_code_hash"), "the code sent is not stored"
+    assert code_in(sms)
+
+
+def _reset_link(world: World, s: Subject) -> Call:
+    logged_in(world, s)  # a session, which the reset ends
+    assert world.api.post("/auth/password/forgot", {"email": s.email, "channel": "email"}).status == 202
+    token = link_token(world.outbox(s.email)[0], "reset-password")
+    return Call("POST", "/auth/password/reset", {"token": token, "new_password": NEW_PASSWORD})
+
+
+def _reset_code(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_phone(world, s)
+    assert world.api.post("/auth/password/forgot", {"email": s.email, "channel": "sms"}).status == 202
+    code = code_in(world.outbox(s.phone)[0])
+    return Call("POST", "/auth/password/reset", {"email": s.email, "code": code, "new_password": NEW_PASSWORD})
+
+
+def _password_reset_done(world: World, s: Subject, answer: Answer) -> None:
+    assert not session_works(world, s.token)
+    assert can_log_in(world, s.email, NEW_PASSWORD)
+
+
+def _change_password(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    s.other_token = world.login(s.person)
+    return Call("POST", "/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, token=s.token)
+
+
+def _change_password_done(world: World, s: Subject, answer: Answer) -> None:
+    assert session_works(world, s.token) and not session_works(world, s.other_token)
+    assert can_log_in(world, s.email, NEW_PASSWORD)
+
+
+# ----------------------------------------------------------------- second factor
+
+
+def _totp_start(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("POST", "/me/mfa/totp", token=s.token)
+
+
+def _totp_start_done(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["otpauth_uri"].startswith("otpauth://totp/")
+    assert store.get(keys.credential(s.email)).get("totp_pending_sealed")
+
+
+def _totp_confirm(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    started = world.api.post("/me/mfa/totp", token=s.token)
+    assert started.status == 200, started.body
+    return Call("POST", "/me/mfa/totp/confirm", {"code": totp(started.body["secret"], world.clock)}, token=s.token)
+
+
+def _totp_confirm_done(world: World, s: Subject, answer: Answer) -> None:
+    assert len(answer.body["recovery_codes"]) == 10
+    assert store.get(keys.credential(s.email))["mfa_enabled"] is True
+
+
+def _remove_totp(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_totp(world, s)
+    return Call("DELETE", "/me/mfa/totp", {"password": PASSWORD, "code": totp(s.secret, world.clock)}, token=s.token)
+
+
+def _regenerate_recovery_codes(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    with_totp(world, s)
+    return Call("POST", "/me/mfa/recovery-codes", {"code": totp(s.secret, world.clock)}, token=s.token)
+
+
+def _mfa_reset(world: World, s: Subject) -> Call:
+    """An admin resets the second factor of a member (the subject) who has a session open."""
+    admin = world.person(f"admin{s.n}@example.com")
+    logged_in(world, s)
+    with_totp(world, s)
+    join(admin.account_id, s.person)
+    return Call("POST", f"/accounts/{admin.account_id}/users/{s.person.user_id}/mfa-reset", token=world.login(admin))
+
+
+def _mfa_reset_done(world: World, s: Subject, answer: Answer) -> None:
+    assert store.get(keys.credential(s.email))["mfa_enabled"] is False
+    assert not session_works(world, s.token)
+
+
+# ----------------------------------------------------------------- sessions and reads
+
+
+def _two_sessions(world: World, s: Subject) -> None:
+    logged_in(world, s)
+    s.other_token = world.login(s.person)
+
+
+def _revoke_session(world: World, s: Subject) -> Call:
+    _two_sessions(world, s)
+    listed = world.api.get("/me/sessions", token=s.token).body["items"]
+    other = next(i["session_id"] for i in listed if not i["current"])
+    return Call("DELETE", f"/me/sessions/{other}", token=s.token)
+
+
+def _revoke_others(world: World, s: Subject) -> Call:
+    _two_sessions(world, s)
+    return Call("DELETE", "/me/sessions", token=s.token)
+
+
+def _other_session_ended(world: World, s: Subject, answer: Answer) -> None:
+    assert session_works(world, s.token) and not session_works(world, s.other_token)
+
+
+def _logout(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("POST", "/auth/logout", token=s.token)
+
+
+def _logout_done(world: World, s: Subject, answer: Answer) -> None:
+    assert not session_works(world, s.token)
+
+
+def _read(path: str, *, idle_seconds: int = 0) -> Callable[[World, Subject], Call]:
+    """A GET of ``path`` (``{account_id}`` filled in) by a logged-in owner, ``idle_seconds`` after
+    the session's last request."""
+
+    def prepare(world: World, s: Subject) -> Call:
+        logged_in(world, s)
+        world.clock.advance(idle_seconds)
+        return Call("GET", path.format(account_id=s.person.account_id), token=s.token)
+
+    return prepare
+
+
+def _put_security(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    security = world.api.get(f"/accounts/{s.person.account_id}/security", token=s.token).body
+    return Call("PUT", f"/accounts/{s.person.account_id}/security", {**security, "session_idle_minutes": 20}, s.token)
+
+
+# ----------------------------------------------------------------- users
+
+
+def _invite(world: World, s: Subject) -> Call:
+    """The subject is the account's owner; the invitee is a fresh address."""
+    logged_in(world, s)
+    s.invitee = f"invitee{s.n}@example.com"
+    return Call(
+        "POST", f"/accounts/{s.person.account_id}/users", {"email": s.invitee, "rights": ["data:view"]}, s.token
+    )
+
+
+def _invite_done(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "invited" and answer.body["user_id"].startswith("usr_")
+    assert_link_sent(world, s.invitee, "accept-invitation")
+
+
+# ----------------------------------------------------------------- the portal
+
+
+def _portal_login(world: World, s: Subject) -> Call:
+    """A customer of the subject's account asks for a login code."""
+    logged_in(world, s)
+    account_id = s.person.account_id
+    s.customer = f"customer{s.n}@example.com"
+    created = world.api.post(
+        f"/accounts/{account_id}/customers", {"email": s.customer, "name": "Grace Hopper"}, token=s.token
+    )
+    assert created.status == 201, created.body
+    portal = world.api.get(f"/accounts/{account_id}/portal", token=s.token)
+    assert portal.status == 200, portal.body
+    enabled = world.api.put(f"/accounts/{account_id}/portal", {**portal.body, "enabled": True}, token=s.token)
+    assert enabled.status == 200, enabled.body
+    return Call("POST", f"/portal/{account_id}/login", {"email": s.customer})
+
+
+def _portal_login_done(world: World, s: Subject, answer: Answer) -> None:
+    assert code_in(world.outbox(s.customer)[0])
+
+
+FLOWS: dict[str, Flow] = {
+    flow.name: flow
+    for flow in [
+        Flow("signup", "POST /signup", _signup, 201, _signup_done),
+        Flow("resend verification", "POST /auth/verify-email/resend", _resend, 202, _resend_done),
+        Flow("verify email", "POST /auth/verify-email", _verify, 200, _verify_done),
+        Flow("login", "POST /auth/login", _login, 200, _authenticated),
+        Flow("login, wrong password", "POST /auth/login", _login_wrong_password, 401),
+        Flow("login, unknown email", "POST /auth/login", _login_unknown_email, 401),
+        Flow("login to second factor", "POST /auth/login", _login_to_second_factor, 200),
+        Flow("login TOTP code", "POST /auth/login/mfa", _login_totp, 200, _authenticated),
+        Flow("login recovery code", "POST /auth/login/mfa", _login_recovery_code, 200, _authenticated),
+        Flow("expired password at login", "POST /auth/login/password", _expired_password_step, 200, _authenticated),
+        Flow("login enrollment", "POST /auth/login/mfa-enrollment", _enroll_at_login, 200),
+        Flow("login enrollment confirm", "POST /auth/login/mfa-enrollment/confirm", _confirm_at_login, 200),
+        Flow("reauthenticate", "POST /auth/reauthenticate", _reauthenticate, 204),
+        Flow("forgot by email", "POST /auth/password/forgot", _forgot_email, 202, _forgot_email_done),
+        Flow("forgot by SMS", "POST /auth/password/forgot", _forgot_sms, 202, _forgot_sms_done),
+        Flow("reset by link", "POST /auth/password/reset", _reset_link, 200, _password_reset_done),
+        Flow("reset by SMS code", "POST /auth/password/reset", _reset_code, 200, _password_reset_done),
+        Flow("password change", "POST /me/password", _change_password, 204, _change_password_done),
+        Flow("TOTP enrollment", "POST /me/mfa/totp", _totp_start, 200, _totp_start_done),
+        Flow("TOTP confirm", "POST /me/mfa/totp/confirm", _totp_confirm, 200, _totp_confirm_done),
+        Flow("TOTP removal", "DELETE /me/mfa/totp", _remove_totp, 204),
+        Flow("recovery codes", "POST /me/mfa/recovery-codes", _regenerate_recovery_codes, 200),
+        Flow(
+            "admin MFA reset", "POST /accounts/{account_id}/users/{user_id}/mfa-reset", _mfa_reset, 204, _mfa_reset_done
+        ),
+        Flow("revoke a session", "DELETE /me/sessions/{session_id}", _revoke_session, 204, _other_session_ended),
+        Flow("revoke other sessions", "DELETE /me/sessions", _revoke_others, 204, _other_session_ended),
+        Flow("logout", "POST /auth/logout", _logout, 204, _logout_done),
+        Flow("me", "GET /me", _read("/me"), 200),
+        Flow("my sessions", "GET /me/sessions", _read("/me/sessions"), 200),
+        Flow("account", "GET /accounts/{account_id}", _read("/accounts/{account_id}"), 200),
+        Flow(
+            "account after a minute",
+            "GET /accounts/{account_id}",
+            _read("/accounts/{account_id}", idle_seconds=61),
+            200,
+        ),
+        Flow("security settings", "GET /accounts/{account_id}/security", _read("/accounts/{account_id}/security"), 200),
+        Flow("security change", "PUT /accounts/{account_id}/security", _put_security, 200),
+        Flow("members", "GET /accounts/{account_id}/users", _read("/accounts/{account_id}/users"), 200),
+        Flow("rights", "GET /rights", _read("/rights"), 200),
+        Flow("invitation", INVITE, _invite, 201, _invite_done),
+        Flow(
+            "portal login code",
+            "POST /portal/{account_id}/login",
+            _portal_login,
+            202,
+            _portal_login_done,
+            requires=(
+                "POST /accounts/{account_id}/customers",
+                "GET /accounts/{account_id}/portal",
+                "PUT /accounts/{account_id}/portal",
+            ),
+        ),
+    ]
+}

@@ -1,0 +1,145 @@
+"""AWS calls per request on the main flows (engineering guide section 8: counted, never timed).
+
+:data:`BUDGETS` is the one table: for each route and flow, the calls one request makes now, per
+service, and the guide's ceiling for DynamoDB calls where it sets one: an authenticated read
+(``READ``) at most 2, a login step (``LOGIN``) at most 3, a portal OTP request (``PORTAL``) at most
+3 plus one SES call. Each row is asserted exactly, so a regression fails and so does an
+improvement (write the new number down). A row above its ceiling names its gap in :data:`GAPS`;
+the ceilings themselves are never raised here.
+
+Every request runs for a fresh user (:mod:`tests.integration.flows`) right after the steps that
+lead to it, so the session's last-seen time is fresh unless the flow says otherwise. The fault
+sweep (``test_faults.py``) fails each of these calls in turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.integration import flows
+from tests.integration.flows import FLOWS, Subject, World
+
+READ, LOGIN, PORTAL = 2, 3, 3
+SERVICES = ("dynamodb", "ses", "sns", "kms")
+
+
+@dataclass(frozen=True)
+class Budget:
+    route: str
+    flow: str  # a flow of tests/integration/flows.py
+    dynamodb: int
+    ses: int
+    sns: int
+    kms: int
+    guide: int | None  # the guide's ceiling for DynamoDB calls, where it sets one
+
+    @property
+    def calls(self) -> dict[str, int]:
+        return {service: getattr(self, service) for service in SERVICES if getattr(self, service)}
+
+
+# fmt: off
+BUDGETS = [Budget(*row) for row in [
+    # route                                                  flow                        DynamoDB SES SNS KMS guide
+    ("POST /signup",                                         "signup",                          2, 1, 0, 0, None),
+    ("POST /auth/verify-email",                              "verify email",                    2, 0, 0, 0, None),
+    ("POST /auth/verify-email/resend",                       "resend verification",             6, 1, 0, 0, None),
+    ("POST /auth/login",                                     "login",                           3, 0, 0, 0, LOGIN),
+    ("POST /auth/login",                                     "login, wrong password",           3, 0, 0, 0, LOGIN),
+    ("POST /auth/login",                                     "login, unknown email",            3, 0, 0, 0, LOGIN),
+    ("POST /auth/login",                                     "login to second factor",          3, 0, 0, 0, LOGIN),
+    ("POST /auth/login/mfa",                                 "login TOTP code",                 4, 0, 0, 1, LOGIN),
+    ("POST /auth/login/mfa",                                 "login recovery code",             4, 0, 0, 1, LOGIN),
+    ("POST /auth/login/password",                            "expired password at login",       5, 0, 0, 0, LOGIN),
+    ("POST /auth/login/mfa-enrollment",                      "login enrollment",                3, 0, 0, 1, LOGIN),
+    ("POST /auth/login/mfa-enrollment/confirm",              "login enrollment confirm",        4, 1, 0, 1, LOGIN),
+    ("POST /auth/reauthenticate",                            "reauthenticate",                  4, 0, 0, 0, None),
+    ("POST /auth/password/forgot",                           "forgot by email",                 4, 1, 0, 0, None),
+    ("POST /auth/password/forgot",                           "forgot by SMS",                   4, 0, 1, 0, None),
+    ("POST /auth/password/reset",                            "reset by link",                   6, 1, 0, 0, None),
+    ("POST /auth/password/reset",                            "reset by SMS code",               6, 1, 0, 0, None),
+    ("POST /me/password",                                    "password change",                 7, 1, 0, 0, None),
+    ("POST /me/mfa/totp",                                    "TOTP enrollment",                 3, 0, 0, 1, None),
+    ("POST /me/mfa/totp/confirm",                            "TOTP confirm",                    4, 1, 0, 1, None),
+    ("DELETE /me/mfa/totp",                                  "TOTP removal",                    4, 1, 0, 1, None),
+    ("POST /me/mfa/recovery-codes",                          "recovery codes",                  4, 0, 0, 1, None),
+    ("DELETE /me/sessions/{session_id}",                     "revoke a session",                3, 0, 0, 0, None),
+    ("DELETE /me/sessions",                                  "revoke other sessions",           3, 0, 0, 0, None),
+    ("POST /auth/logout",                                    "logout",                          2, 0, 0, 0, None),
+    ("GET /me",                                              "me",                              3, 0, 0, 0, READ),
+    ("GET /me/sessions",                                     "my sessions",                     2, 0, 0, 0, READ),
+    ("GET /accounts/{account_id}",                           "account",                         2, 0, 0, 0, READ),
+    ("GET /accounts/{account_id}",                           "account after a minute",          3, 0, 0, 0, READ),
+    ("GET /accounts/{account_id}/security",                  "security settings",               2, 0, 0, 0, READ),
+    ("GET /accounts/{account_id}/users",                     "members",                         4, 0, 0, 0, READ),
+    ("GET /rights",                                          "rights",                          1, 0, 0, 0, READ),
+    ("PUT /accounts/{account_id}/security",                  "security change",                 7, 0, 0, 0, None),
+    ("POST /accounts/{account_id}/users/{user_id}/mfa-reset", "admin MFA reset",                7, 1, 0, 0, None),
+    ("POST /accounts/{account_id}/users",                    "invitation",                      4, 1, 0, 0, None),
+    ("POST /portal/{account_id}/login",                      "portal login code",               3, 1, 0, 0, PORTAL),
+]]
+# fmt: on
+
+ATTEMPT_FIRST = (
+    "the attempt is recorded in the lockout before the code is checked, so parallel guesses never exceed "
+    "the limit: one write on top of reading the challenge and the credential and writing the outcome"
+)
+GAPS = {  # rows above the guide's ceiling, and why
+    "login TOTP code": ATTEMPT_FIRST,
+    "login recovery code": ATTEMPT_FIRST,
+    "login enrollment confirm": ATTEMPT_FIRST,
+    "expired password at login": "the new password ends every session first: a query and a delete before the write",
+    "me": "after the session, the credential and the user's memberships (a query)",
+    "account after a minute": "a session idle for a minute gets its last-seen time written (at most once a minute)",
+    "members": "after the access check, a query of the memberships and a batch read of the members' logins",
+}
+# Routes being built: the guide's ceiling stands in for the measurement until the route lands.
+NOT_MEASURED = {"portal login code"}
+
+
+@pytest.fixture(scope="module")
+def template_env(module_template_env):
+    """One emulated stack for the module (setting one up costs more than most cases)..."""
+    return module_template_env
+
+
+@pytest.fixture(autouse=True)
+def empty_table(template_env):
+    """...emptied before each case."""
+    flows.empty_table()
+
+
+@pytest.fixture
+def world(api, outbox, clock, person, login):
+    with flows.cheap_argon2():
+        yield World(api, outbox, clock, person, login)
+
+
+@pytest.mark.parametrize("budget", [pytest.param(b, id=FLOWS[b.flow].slug, marks=FLOWS[b.flow].mark) for b in BUDGETS])
+def test_route_costs_what_the_table_says(world, aws_calls, budget):
+    flow = FLOWS[budget.flow]
+    call = flow.prepare(world, Subject())
+    with aws_calls(SERVICES) as counted:
+        answer = call.send(world.api)
+    assert answer.status == flow.status, answer.body
+    costs = {service: counted.count(service) for service in SERVICES if counted.count(service)}
+    if budget.flow in NOT_MEASURED:
+        over = {service: n for service, n in costs.items() if n > budget.calls.get(service, 0)}
+        assert not over, f"{budget.route} ({budget.flow}) costs {costs}, over {budget.calls}"
+    else:
+        assert costs == budget.calls, (
+            f"{budget.route} ({budget.flow}) now costs {costs}, the table says {budget.calls}: "
+            "a regression, or an improvement to write down"
+        )
+
+
+def test_the_table_keeps_the_guides_ceilings():
+    assert len({b.flow for b in BUDGETS}) == len(BUDGETS), "one row per flow"
+    for budget in BUDGETS:
+        assert FLOWS[budget.flow].route == budget.route, budget
+        over = budget.guide is not None and budget.dynamodb > budget.guide
+        assert over == (budget.flow in GAPS), f"{budget.flow}: a gap is named exactly when over the guide's ceiling"
+    portal = next(b for b in BUDGETS if b.flow == "portal login code")
+    assert (portal.dynamodb, portal.ses) == (PORTAL, 1)  # the guide's "at most 3 plus one SES call"
