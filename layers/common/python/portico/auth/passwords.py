@@ -114,7 +114,8 @@ def update_op(
 ) -> dict:
     sets = {k: v for k, v in fields.items() if v is not None}
     removes = [k for k, v in fields.items() if v is None]
-    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets) + ", version = version + :one"
+    # With nothing to set (restoring fields that were absent) the SET clause is the version alone.
+    expression = "SET " + ", ".join([*(f"#{k} = :{k}" for k in sets), "version = version + :one"])
     if removes:
         expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
     return store.update_op(
