@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -99,6 +100,21 @@ class Context:
         return 10_000
 
 
+def _own_event(resolver: ApiGatewayResolver) -> None:
+    """Powertools sets the event being handled on its base class (``BaseRouter.current_event``), so
+    every resolver in the process shares it: one invocation per process in Lambda, but threads here
+    would read each other's requests (a body validated against another route's model). Each copy
+    of a handler module's resolver keeps its own, which its reads find first."""
+    resolve = resolver.resolve
+
+    def resolve_own(event, context):
+        resolver.current_event = resolver._to_proxy_event(event)
+        resolver.lambda_context = context
+        return resolve(event, context)
+
+    resolver.resolve = resolve_own
+
+
 class Api:
     """Calls the template's handlers with the events API Gateway would build (the local stack's
     router and event builder), in process."""
@@ -109,7 +125,8 @@ class Api:
 
     def _module(self, route):
         # Lambda never runs two invocations in one container, and Powertools keeps the current
-        # event on the resolver: each thread gets its own copy of the handler module.
+        # event on the resolver: each thread gets its own copy of the handler module (whose
+        # resolver keeps its own event, see _own_event).
         if not hasattr(self._local, "modules"):
             self._local.modules = {}
         modules = self._local.modules
@@ -119,6 +136,8 @@ class Api:
             spec = importlib.util.spec_from_file_location(f"_it_{route.function_id}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            for resolver in (v for v in vars(module).values() if isinstance(v, ApiGatewayResolver)):
+                _own_event(resolver)
             modules[route.function_id] = module
         return modules[route.function_id]
 
