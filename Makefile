@@ -66,7 +66,7 @@ openapi: $(VENV)/.installed
 
 # A fuzzing campaign beyond the bounded run in `make test`: FUZZ_EXAMPLES per operation, random
 # seeds, schemathesis' coverage phase and stateful workflows, against a local stack it starts.
-FUZZ_EXAMPLES ?= 200
+FUZZ_EXAMPLES ?= 100
 fuzz: $(VENV)/.installed
 	PORTICO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -n 0 tests/e2e/test_fuzz.py
 

@@ -8,7 +8,7 @@ error a problem+json document with a string ``code`` (contract section 1).
 
 Bounded for ``make test``: six examples per operation with one fixed seed, about 20 s with the
 stack's start on a 2-core machine. ``make fuzz`` runs a campaign (``PORTICO_FUZZ_EXAMPLES``,
-default 200 there): random seeds, schemathesis' coverage phase (every boundary of every schema) and
+default 100 there): random seeds, schemathesis' coverage phase (every boundary of every schema) and
 stateful workflows along the links it infers.
 
 The fuzzer may log the merchant out, revoke its sessions, enforce 2FA on its account or reset its
