@@ -2,6 +2,7 @@
 codes, removal, reauthentication and "Enforce 2FA"."""
 
 import base64
+import math
 import threading
 
 import pyotp
@@ -123,6 +124,19 @@ def test_recovery_codes_are_single_use_and_counted(api, enrolled):
     assert used.status == 401
     assert len(store.get(keys.credential(ada.email))["recovery_hashes"]) == 9
     assert recovery[1] not in str(store.get(keys.credential(ada.email)))
+
+
+def test_recovery_codes_carry_over_112_bits_and_forgive_typing(api, enrolled):
+    ada, _, recovery, _ = enrolled
+    alphabet = set("abcdefghjkmnpqrstuvwxyz23456789")
+    assert len(recovery) == len(set(recovery)) == 10
+    for shown in recovery:
+        groups = shown.split("-")
+        assert [len(g) for g in groups] == [6, 6, 6, 6] and set("".join(groups)) <= alphabet
+    assert 24 * math.log2(len(alphabet)) >= 112  # ASVS 5.0 V6.5.2: plain SHA-256 is then allowed
+    typed = " ".join(recovery[2].upper().split("-"))  # read off paper: capitals, spaces for dashes
+    step = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
+    assert api.post("/auth/login/mfa", {"challenge": step, "code": typed}).status == 200
 
 
 def test_regenerating_recovery_codes_replaces_them(api, enrolled, clock):

@@ -3,6 +3,7 @@ and last-manager protections, the audit log."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -344,3 +345,32 @@ def test_invitation_email_in_the_account_language(api, outbox, person, login):
     api.post(f"/accounts/{created.body['account_id']}/users", {"email": "max@example.com"}, token=token)
     [invitation] = outbox("max@example.com")
     assert "eingeladen" in invitation["subject"]
+
+
+def test_a_user_manager_cannot_reset_a_full_access_members_2fa(api, outbox, owner, person, login):
+    ada, token = owner
+    _, bob = join(api, outbox, owner, "bob@example.com", rights=["users"])
+    refused = api.post(f"/accounts/{ada.account_id}/users/{ada.user_id}/mfa-reset", token=bob)
+    assert refused.status == 403 and refused.body["code"] == "forbidden"
+
+
+def test_mfa_reset_is_recorded_in_every_account_of_the_login(api, outbox, owner, person, login):
+    ada, token = owner
+    carol = person("carol@example.com", name="Carol Shaw", company="Shaw Games")
+    invite(api, owner, carol.email, rights=["reports"])
+    api.post(f"/invitations/{invitation_token(outbox, carol.email)}/accept", {"password": carol.password})
+    assert api.post(f"/accounts/{ada.account_id}/users/{carol.user_id}/mfa-reset", token=token).status == 204
+    own_log = api.get(f"/accounts/{carol.account_id}/audit-log", token=login(carol)).body["items"]
+    [reset] = [r for r in own_log if r["action"] == "mfa.reset"]
+    assert reset["actor"]["id"] == ada.user_id and reset["target"] == {"user_id": carol.user_id}
+
+
+def test_a_refused_request_is_logged_as_a_security_event(api, outbox, owner, caplog):
+    ada, _ = owner
+    _, bob = join(api, outbox, owner, "bob@example.com", rights=["data:view"])
+    caplog.clear()
+    assert api.get(f"/accounts/{ada.account_id}/users", token=bob).status == 403
+    [refusal] = [r for r in caplog.records if r.getMessage() == "access refused"]
+    assert refusal.code == "forbidden" and refusal.route == "/accounts/<account_id>/users"
+    assert refusal.user_id.startswith("usr_")
+    assert bob not in json.dumps([vars(r) for r in caplog.records], default=str)

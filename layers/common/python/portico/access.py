@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from portico import audit, keys, store
 from portico.auth import sessions
-from portico.errors import Forbidden, NotFound, Unauthenticated, define
+from portico.errors import Forbidden, NotFound, PorticoError, Unauthenticated, define
 from portico.observability import logger
 from portico.portal import sessions as portal_sessions
 from portico.rights import Right, allows, unavailable
@@ -111,6 +111,7 @@ def _check(app: Any) -> None:
         app.append_context(customer=portal_sessions.authenticate(token))
         return
     session = sessions.authenticate(token)
+    app.append_context(user_id=session.user_id)  # for the log of a refusal below
     caller = Caller(session=session)
     if requirement.kind == "member":
         account_id = str(app.context.get("_route_args", {}).get("account_id", ""))
@@ -141,7 +142,21 @@ def install(app: Any) -> None:
     validation = app._request_validation_middleware  # Powertools builds it when validation is on
 
     def check_then_validate(app: Any, next_middleware: Callable[..., Any]) -> Any:
-        _check(app)
+        try:
+            _check(app)
+        except PorticoError as refused:
+            # A security event (who was refused what, and why), never the token itself.
+            route = app.context.get("_route")
+            logger.info(
+                "access refused",
+                extra={
+                    "code": refused.code,
+                    "status": refused.status,
+                    "route": getattr(route, "path", None),
+                    "user_id": app.context.get("user_id"),
+                },
+            )
+            raise
         return validation(app, next_middleware)
 
     app._request_validation_middleware = check_then_validate

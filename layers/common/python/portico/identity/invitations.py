@@ -137,7 +137,7 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
     else:
         user_id, login_ops = _existing_login(login, body, account_id, ip)
         actor = audit.actor_of(login)
-        audit_accounts = [*audit.accounts_of(login), account_id]
+        audit_accounts = list(dict.fromkeys([*audit.accounts_of(login), account_id]))
     event = audit.Event(
         "invitation.accepted", actor, {"user_id": user_id, "email": address}, ip, {"account_id": account_id}
     )

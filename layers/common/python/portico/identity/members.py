@@ -188,6 +188,9 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     account = caller.account or {}
     account_id = _account_id(caller)
     membership = find(account_id, user_id)
+    # The second factor belongs to the login, in all its accounts: only someone holding everything
+    # the member holds here may remove it (a `users` manager cannot strip a full-access admin's).
+    check_grant(caller.membership or {}, bool(membership.get("full_access")), list(membership.get("rights") or ()))
     email = membership.get("email")
     credential = store.get(keys.credential(str(email)), consistent=True) if email else None
     if credential is None or credential.get("user_id") != user_id:
@@ -209,7 +212,8 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
                     condition="attribute_exists(pk) AND user_id = :user",
                     values={":user": user_id},
                 ),
-                *audit.put_ops(event, [account_id]),
+                # recorded in every account of the login, since it changes the login everywhere
+                *audit.put_ops(event, list(dict.fromkeys([account_id, *audit.accounts_of(credential)]))),
             ]
         )
     except store.TransactionFailed:  # removed from the account (or the login deleted) meanwhile

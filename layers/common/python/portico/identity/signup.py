@@ -157,12 +157,14 @@ def resend_verification(body: ResendVerificationRequest) -> None:
     if not credential or credential.get("email_verified"):
         return
     user_id, address = str(credential["user_id"]), str(credential["email"])
+    # Everything the email needs is read before the link is replaced: once it is, only the email
+    # or the undo may fail, and the undo puts the earlier link back.
+    user = repository.get_user(user_id) or {}
+    account = repository.get_account(str(credential["account_ids"][0])) if credential.get("account_ids") else None
     secret, token = _verification_token(user_id, address)
     previous = credential.get("verify_token_hash")
     if not repository.replace_verification_token(address, token, previous):
         return  # verified, or another resend won the race: that one sends its own link
-    user = repository.get_user(user_id) or {}
-    account = repository.get_account(str(credential["account_ids"][0])) if credential.get("account_ids") else None
     try:
         _send_verification(
             address,
