@@ -108,7 +108,7 @@ def test_resend_for_an_active_member_is_not_invited(api, owner):
 
 
 def test_existing_login_accepts_with_its_password(api, outbox, person, owner, login):
-    ada, token = owner
+    ada, _token = owner
     carol = person("carol@example.com", name="Carol Shaw", company="Shaw Games")
     invited = invite(api, owner, "Carol@Example.com", rights=["reports"])
     assert invited.body["user_id"] == carol.user_id
@@ -261,7 +261,7 @@ def test_last_user_manager_cannot_lose_the_right(api, outbox, owner):
         assert answer.status == 409 and answer.body["code"] == "last_user_manager", body
     assert api.delete(path, token=token).body["code"] == "last_user_manager"
     # with a second manager, the first may step down
-    bob_id, _ = join(api, outbox, owner, "bob@example.com", rights=["users"])
+    _bob_id, _ = join(api, outbox, owner, "bob@example.com", rights=["users"])
     assert api.patch(path, {"full_access": False, "rights": ["reports"]}, token=token).status == 200
 
 
@@ -348,7 +348,7 @@ def test_invitation_email_in_the_account_language(api, outbox, person, login):
 
 
 def test_a_user_manager_cannot_reset_a_full_access_members_2fa(api, outbox, owner, person, login):
-    ada, token = owner
+    ada, _token = owner
     _, bob = join(api, outbox, owner, "bob@example.com", rights=["users"])
     refused = api.post(f"/accounts/{ada.account_id}/users/{ada.user_id}/mfa-reset", token=bob)
     assert refused.status == 403 and refused.body["code"] == "forbidden"

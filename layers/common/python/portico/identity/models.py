@@ -25,7 +25,9 @@ def _email(value: str) -> str:
 Line = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
-Email = Annotated[str, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)]
+Email = Annotated[
+    str, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
