@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
-from portico import access, audit, http, ids, pages
+from portico import access, audit_log, http, ids, pages
 from portico.identity import invitations, members
 from portico.identity.member_models import (
     Accepted,
@@ -100,8 +100,8 @@ def reset_user_mfa(account_id: str, user_id: str) -> Response[None]:
 
 @app.get("/accounts/<account_id>/audit-log")
 @access.member(Right.USERS)
-def audit_log(account_id: str, limit: Limit = pages.DEFAULT_LIMIT, cursor: Cursor = None) -> audit.Log:
-    return audit.listing(account_id, limit=limit, cursor=cursor)
+def read_audit_log(account_id: str, limit: Limit = pages.DEFAULT_LIMIT, cursor: Cursor = None) -> audit_log.Log:
+    return audit_log.listing(account_id, limit=limit, cursor=cursor)
 
 
 @app.get("/invitations/<token>")

@@ -9,7 +9,8 @@ One exception keeps the log true rather than merely append-only: a change that i
 its email could not be sent (an invitation during an SES outage) takes its record back with it
 (:func:`withdraw_ops`), since what the record describes never happened.
 
-``GET /accounts/{a}/audit-log`` reads an account's records newest first, a page per ``Query``.
+Reading the log (``GET /accounts/{a}/audit-log``) is :mod:`portico.audit_log`, so that the many
+routes that only write records do not load its models.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
-from portico import clock, ids, keys, pages, store
+from portico import clock, ids, keys, store
 
 
 @dataclass(frozen=True)
@@ -95,44 +94,3 @@ def withdraw_ops(ops: list[dict]) -> list[dict]:
         }
         for op in ops
     ]
-
-
-class ActorOut(BaseModel):
-    type: str
-    id: str | None = None
-    email: str | None = None
-
-
-class Record(BaseModel):
-    at: str
-    actor: ActorOut
-    action: str
-    target: dict[str, Any] | None = None
-    ip: str | None = None
-    details: dict[str, Any] | None = None
-
-
-class Log(BaseModel):
-    items: list[Record]
-    next_cursor: str | None = None
-
-
-def listing(account_id: str, *, limit: int = pages.DEFAULT_LIMIT, cursor: str | None = None) -> Log:
-    """One page of an account's records, newest first."""
-    partition = f"AUDIT#{account_id}"
-    start = pages.decode_cursor(cursor, partition, "") if cursor is not None else None
-    items, last = store.query("pk = :p", {":p": partition}, limit=limit, forward=False, start=start)
-    return Log(
-        items=[
-            Record(
-                at=str(item["at"]),
-                actor=ActorOut(**item.get("actor") or {"type": "system"}),
-                action=str(item["action"]),
-                target=store.plain(item.get("target")),
-                ip=item.get("ip"),
-                details=store.plain(item.get("details")),
-            )
-            for item in items
-        ],
-        next_cursor=pages.encode_cursor(last) if last else None,
-    )
