@@ -168,6 +168,15 @@ def test_ses_failure_on_forgot_leaves_no_usable_link(api, person, fail_aws, tabl
     assert not [i for i in table_items() if i.get("kind") == "reset_password"]
 
 
+def test_a_forgot_request_that_failed_can_be_retried_at_once(api, person, outbox, fail_aws):
+    ada = person()
+    with fail_aws("ses", "SendRawEmail", "Throttling"):
+        assert api.post("/auth/password/forgot", {"email": ada.email, "channel": "email"}).status == 503
+    retried = api.post("/auth/password/forgot", {"email": ada.email, "channel": "email"})
+    assert retried.status == 202
+    assert [m for m in outbox(ada.email) if "reset-password?token=" in m["text"]]
+
+
 # ----------------------------------------------------------------- expiry
 
 

@@ -265,3 +265,14 @@ def test_failed_request_is_not_remembered_by_its_key(api, fail_aws):
 def test_bad_idempotency_key_is_422(api):
     answer = api.post("/signup", signup_body(), headers={"Idempotency-Key": "x" * 300})
     assert answer.status == 422 and answer.body["errors"][0]["loc"] == ["header", "idempotency-key"]
+
+
+def test_a_resend_that_failed_can_be_retried_at_once(api, outbox, clock, fail_aws):
+    api.post("/signup", signup_body())
+    clock.advance(61)
+    with fail_aws("ses", "SendRawEmail", "Throttling"):
+        assert api.post("/auth/verify-email/resend", {"email": "ada@example.com"}).status == 503
+    retried = api.post("/auth/verify-email/resend", {"email": "ada@example.com"})
+    assert retried.status == 202 and len(outbox("ada@example.com")) == 2
+    again = api.post("/auth/verify-email/resend", {"email": "ada@example.com"})
+    assert again.status == 429  # a resend that went out still holds the minute

@@ -1,6 +1,8 @@
 """Rate limits kept in the table, atomic under concurrency (conditional writes, no read first).
 
-* :func:`cooldown` -- at most one event per ``seconds`` for a subject ("resend after 60 s").
+* :func:`cooldown` -- at most one event per ``seconds`` for a subject ("resend after 60 s");
+  :func:`released_on_failure` gives the minute back when the event then fails (an SES outage
+  must not make the retry wait).
 * :func:`quota` -- at most ``limit`` events per fixed window for a subject.
 
 Subjects (often email addresses, also of people who have no account) are stored only as hashes.
@@ -8,10 +10,13 @@ Subjects (often email addresses, also of people who have no account) are stored 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 from portico import clock, ids, keys, store
 from portico.errors import TooManyRequests
+from portico.observability import logger
 
 
 def cooldown(scope: str, subject: str, seconds: int) -> None:
@@ -28,6 +33,19 @@ def cooldown(scope: str, subject: str, seconds: int) -> None:
     except store.ConditionFailed:
         current = store.get(key, consistent=True) or {}
         raise TooManyRequests(int(current.get("until", until)) - int(now)) from None
+
+
+@contextlib.contextmanager
+def released_on_failure(scope: str, subject: str) -> Iterator[None]:
+    """Undo a :func:`cooldown` just taken if the block raises; the block's error stands."""
+    try:
+        yield
+    except Exception:
+        try:
+            store.transact([store.delete_op(keys.rate(scope, ids.digest(subject), "cooldown"))])
+        except Exception:  # the caller's 503 stands; the retry then waits out the cooldown
+            logger.warning("could not release a cooldown", extra={"scope": scope})
+        raise
 
 
 def quota(scope: str, subject: str, limit: int, window_seconds: int) -> None:

@@ -197,13 +197,14 @@ def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
     subject = f"{body.channel}:{body.email.lower()}"
     ratelimit.cooldown("password-forgot", subject, 60)
     ratelimit.quota("password-forgot", subject, 5, 3600)
-    credential = store.get(keys.credential(body.email), consistent=True)
-    if credential is None:
-        return
-    if body.channel == "email":
-        _send_reset_link(credential)
-    else:
-        _send_reset_code(credential)
+    with ratelimit.released_on_failure("password-forgot", subject):
+        credential = store.get(keys.credential(body.email), consistent=True)
+        if credential is None:
+            return
+        if body.channel == "email":
+            _send_reset_link(credential)
+        else:
+            _send_reset_code(credential)
 
 
 def _send_reset_link(credential: dict[str, Any]) -> None:

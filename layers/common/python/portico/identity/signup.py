@@ -153,6 +153,11 @@ def resend_verification(body: ResendVerificationRequest) -> None:
     """Send a fresh link if the address belongs to an unverified user; the answer never tells."""
     ratelimit.cooldown("verify-resend", body.email.lower(), RESEND_COOLDOWN_SECONDS)
     ratelimit.quota("verify-resend", body.email.lower(), RESEND_PER_HOUR, 3600)
+    with ratelimit.released_on_failure("verify-resend", body.email.lower()):
+        _resend(body)
+
+
+def _resend(body: ResendVerificationRequest) -> None:
     credential = repository.get_credential(body.email, consistent=True)
     if not credential or credential.get("email_verified"):
         return
