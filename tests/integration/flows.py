@@ -70,6 +70,27 @@ def empty_table() -> None:
             client.batch_write_item(RequestItems={name: deletes})
 
 
+# The shared-stack world, for a module that imports these three fixtures: one emulated stack for
+# the module (setting one up costs more than most cases), emptied before each case, with cheap
+# Argon2 settings.
+
+
+@pytest.fixture(scope="module")
+def template_env(module_template_env):
+    return module_template_env
+
+
+@pytest.fixture(autouse=True)
+def fresh_table(template_env):
+    empty_table()
+
+
+@pytest.fixture
+def world(api, outbox, clock, person, login):
+    with cheap_argon2():
+        yield World(api, outbox, clock, person, login)
+
+
 @dataclass
 class World:
     """The integration fixtures a flow needs."""

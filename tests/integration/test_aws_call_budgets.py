@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration import flows
-from tests.integration.flows import FLOWS, Subject, World
+from tests.integration.flows import FLOWS, Subject, World, fresh_table, template_env, world  # noqa: F401  (the shared-stack fixtures)
 
 READ, LOGIN, PORTAL = 2, 3, 3
 SERVICES = ("dynamodb", "ses", "sns", "kms")
@@ -97,24 +96,6 @@ GAPS = {  # rows above the guide's ceiling, and why
 }
 # Routes being built: the guide's ceiling stands in for the measurement until the route lands.
 NOT_MEASURED = {"portal login code"}
-
-
-@pytest.fixture(scope="module")
-def template_env(module_template_env):
-    """One emulated stack for the module (setting one up costs more than most cases)..."""
-    return module_template_env
-
-
-@pytest.fixture(autouse=True)
-def empty_table(template_env):
-    """...emptied before each case."""
-    flows.empty_table()
-
-
-@pytest.fixture
-def world(api, outbox, clock, person, login):
-    with flows.cheap_argon2():
-        yield World(api, outbox, clock, person, login)
 
 
 @pytest.mark.parametrize("budget", [pytest.param(b, id=FLOWS[b.flow].slug, marks=FLOWS[b.flow].mark) for b in BUDGETS])

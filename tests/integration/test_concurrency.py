@@ -27,29 +27,11 @@ from portico.auth import lockout
 from portico.auth import repository as auth_repository
 from tests.integration import flows
 from tests.integration.conftest import PASSWORD, Answer
-from tests.integration.flows import NEW_PASSWORD, Subject, World, needs_route
+from tests.integration.flows import NEW_PASSWORD, Subject, World, fresh_table, needs_route, template_env, world  # noqa: F401  (the shared-stack fixtures)
 
 ACCEPT = "POST /invitations/{token}/accept"
 CHANGE_MEMBER = "PATCH /accounts/{account_id}/users/{user_id}"
 REMOVE_MEMBER = "DELETE /accounts/{account_id}/users/{user_id}"
-
-
-@pytest.fixture(scope="module")
-def template_env(module_template_env):
-    """One emulated stack for the module (setting one up costs more than most tests)..."""
-    return module_template_env
-
-
-@pytest.fixture(autouse=True)
-def empty_table(template_env):
-    """...emptied before each test."""
-    flows.empty_table()
-
-
-@pytest.fixture
-def world(api, outbox, clock, person, login):
-    with flows.cheap_argon2():
-        yield World(api, outbox, clock, person, login)
 
 
 def at_once(*requests: Callable[[], Answer]) -> list[Answer]:

@@ -38,7 +38,7 @@ from portico import aws, config, ids, keys, store
 from portico.auth import passwords
 from tests.integration import flows
 from tests.integration.conftest import Answer
-from tests.integration.flows import FLOWS, Flow, Subject, World
+from tests.integration.flows import FLOWS, Flow, Subject, World, fresh_table, template_env, world  # noqa: F401  (the shared-stack fixtures)
 from tests.integration.test_aws_call_budgets import BUDGETS
 
 # ----------------------------------------------------------------- the failures
@@ -293,24 +293,6 @@ CASES = [
     for sweep in SWEEPS
     for service in sweep.calls
 ]
-
-
-@pytest.fixture(scope="module")
-def template_env(module_template_env):
-    """One emulated stack for the module (setting one up costs more than most cases)..."""
-    return module_template_env
-
-
-@pytest.fixture(autouse=True)
-def empty_table(template_env):
-    """...emptied before each case: the emulation's index queries read the whole table."""
-    flows.empty_table()
-
-
-@pytest.fixture
-def world(api, outbox, clock, person, login):
-    with flows.cheap_argon2():
-        yield World(api, outbox, clock, person, login)
 
 
 @pytest.mark.parametrize(("sweep", "service"), CASES)
