@@ -65,7 +65,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     item), checked before anything is written rather than rolled back from table copies."""
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
-    planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
+    planned: list[tuple[str, dict[str, Any], str, dict[str, Any], Any]] = []
     reasons: list[tuple[Any, Any, Any]] = []
     targets: set[tuple[str, str]] = set()
     for entry in transact_items:
@@ -97,7 +97,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                     if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                         old_item = current.to_json()["Attributes"]
                     raise ConditionalCheckFailed(item=old_item)
-            planned.append((op_type, op, table_name, key))
+            planned.append((op_type, op, table_name, key, current))
             reasons.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             raise
@@ -108,13 +108,14 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     if any(code is not None for code, _, _ in reasons):
         raise TransactionCanceledException(reasons)
 
+    # Nothing moved since the checks (the lock is held, and each item is in one operation only).
     saved = [
-        (table_name, key, copy.deepcopy(self.get_item(table_name, key)))
-        for op_type, _, table_name, key in planned
+        (table_name, key, copy.deepcopy(current))
+        for op_type, _, table_name, key, current in planned
         if op_type != "ConditionCheck"
     ]
     try:
-        for op_type, op, table_name, key in planned:
+        for op_type, op, table_name, key, _ in planned:
             names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
             if op_type == "Put":
                 self.put_item(

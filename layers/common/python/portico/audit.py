@@ -85,12 +85,4 @@ def record_all(events: list[Event], account_ids: list[str]) -> None:
 
 def withdraw_ops(ops: list[dict]) -> list[dict]:
     """Delete the records ``put_ops`` wrote, for a change that was undone as a whole."""
-    return [
-        {
-            "Delete": {
-                "TableName": op["Put"]["TableName"],
-                "Key": {"pk": op["Put"]["Item"]["pk"], "sk": op["Put"]["Item"]["sk"]},
-            }
-        }
-        for op in ops
-    ]
+    return [store.delete_op(store.deserialize({k: op["Put"]["Item"][k] for k in ("pk", "sk")})) for op in ops]

@@ -103,6 +103,11 @@ def check_grant(granter: dict[str, Any], full_access: bool, rights: list[str]) -
         raise Forbidden(f"You cannot grant rights you do not hold: {', '.join(missing)}.")
 
 
+def check_over(granter: dict[str, Any], member: dict[str, Any]) -> None:
+    """A member can act on another (change, remove, reset their 2FA) only holding all they hold."""
+    check_grant(granter, bool(member.get("full_access")), list(member.get("rights") or ()))
+
+
 def catalog() -> list[dict[str, Any]]:
     """The catalog as the API shows it (``GET /rights``)."""
     return [

@@ -69,6 +69,34 @@ def new_password_fields(
     return fields if history is not None else {k: v for k, v in fields.items() if v is not None}
 
 
+def new_credential(
+    *,
+    user_id: str,
+    email: str,
+    name: str,
+    language: str,
+    account_id: str,
+    security: Effective,
+    password: str,
+    now: datetime,
+    **verification: Any,
+) -> dict[str, Any]:
+    """The login credential of a new user of one account (sign-up, an accepted invitation);
+    ``verification`` says how far the email is proven."""
+    return {
+        "user_id": user_id,
+        "email": email,
+        "name": name,
+        "language": language,
+        **verification,
+        "account_ids": [account_id],
+        "security": security.to_item(),
+        "failed_count": 0,
+        "version": 0,
+        **new_password_fields(hashing.hash_password(password), now, security, user_id),
+    }
+
+
 def change_reason(credential: dict[str, Any], now: float) -> str | None:
     """Why the user must set a new password before going on, if they must."""
     status = credential.get("password_status", "ok")

@@ -21,6 +21,8 @@ from typing import Any
 from portico import audit, clock, ids
 from portico.access import Caller
 from portico.accounts.security import Effective, settings_of
+from portico.accounts.service import refresh_credential
+from portico.auth import passwords
 from portico.config import settings
 from portico.errors import NotFound, TooManyRequests, ValidationFailed, WeakPassword, define
 from portico.identity import members, repository
@@ -60,7 +62,6 @@ def invite(caller: Caller, body: InviteRequest, *, ip: str) -> Invited:
         "invitation_hash": token["token_hash"],
         "invitation_expires_at": token["expires_at"],
         "invited_by": caller.session.user_id,
-        "invited_at": clock.iso(now),
         "invitation_sent_at": token["sent_at"],
         "created_at": clock.iso(now),
         "version": 0,
@@ -156,8 +157,6 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
         # used by a parallel request, removed, resent, or the login changed meanwhile
         raise NotFound(_GONE) from None
     if login is not None:
-        from portico.accounts.service import refresh_credential
-
         refresh_credential(address)  # the new account's security settings may be stricter
     metrics.add_metric(name="InvitationsAccepted", unit="Count", value=1)
     logger.info("invitation accepted", extra={"user_id": user_id, "account_id": account_id})
@@ -165,7 +164,6 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
 
 
 def _new_login(membership: dict[str, Any], body: AcceptInvitation, accept_language: str) -> tuple[str, list[dict]]:
-    from portico.auth import hashing, passwords
     from portico.auth.policy import check_password
 
     if body.name is None:
@@ -184,25 +182,24 @@ def _new_login(membership: dict[str, Any], body: AcceptInvitation, accept_langua
     user_id = str(membership["user_id"])
     now = clock.now()
     language = negotiate(None, accept_language) if accept_language else str(account.get("language", "en"))
-    credential = {
-        "user_id": user_id,
-        "email": address,
-        "name": body.name,
-        "language": language,
-        "email_verified": True,  # the invitation link reached this address
-        "email_verified_at": clock.iso(now),
-        "account_ids": [str(membership["account_id"])],
-        "security": security.to_item(),
-        "failed_count": 0,
-        "version": 0,
-        **passwords.new_password_fields(hashing.hash_password(body.password), now, security, user_id),
-    }
+    credential = passwords.new_credential(
+        user_id=user_id,
+        email=address,
+        name=body.name,
+        language=language,
+        account_id=str(membership["account_id"]),
+        security=security,
+        password=body.password,
+        now=now,
+        email_verified=True,  # the invitation link reached this address
+        email_verified_at=clock.iso(now),
+    )
     user = {"user_id": user_id, "email": address, "name": body.name, "language": language, "created_at": clock.iso(now)}
     return user_id, repository.new_login_ops(credential, user)
 
 
 def _existing_login(login: dict[str, Any], body: AcceptInvitation, account_id: str, ip: str) -> tuple[str, list[dict]]:
-    from portico.auth import hashing, passwords
+    from portico.auth import hashing
     from portico.auth import repository as auth_repository
     from portico.auth.login import begin_attempt
 

@@ -21,18 +21,20 @@ from typing import Any
 
 from portico import audit, keys, pages, store
 from portico.access import Caller
+from portico.accounts.service import refresh_credential
 from portico.auth import passwords, sessions
 from portico.errors import NotFound, define
 from portico.identity import repository
 from portico.identity.member_models import Member, MemberChange, MemberList, MemberStatus
 from portico.observability import logger, metrics
-from portico.rights import check_grant, compose, manages_users
+from portico.rights import check_grant, check_over, compose, manages_users
 
 OwnerProtected = define("OwnerProtected", 409, "owner_protected", "Owner Protected")
 LastUserManager = define("LastUserManager", 409, "last_user_manager", "Last User Manager")
 InvitationPending = define("InvitationPending", 409, "invitation_pending", "Invitation Pending")
 Conflict = define("Conflict", 409, "conflict", "Conflict")
 _ATTEMPTS = 5
+_LAST_MANAGER = "This would leave the account without an active user holding 'users'."
 
 # A filtered page reads memberships 100 at a time: BatchGetItem takes at most 100 keys.
 FILTER_PAGE = 100
@@ -89,9 +91,9 @@ def get(caller: Caller, user_id: str) -> Member:
 def change(caller: Caller, user_id: str, body: MemberChange, *, ip: str) -> Member:
     """Change a member's rights, full access or status. Only what is sent changes; a caller hands
     out and touches only what they hold themselves (see :func:`portico.rights.check_grant`)."""
-    account = caller.account or {}
+    account, account_id = caller.account or {}, _account_id(caller)
     for _ in range(_ATTEMPTS):
-        before = find(_account_id(caller), user_id)
+        before = find(account_id, user_id)
         after = dict(before)
         if body.full_access is not None:
             after["full_access"] = body.full_access
@@ -120,9 +122,9 @@ def change(caller: Caller, user_id: str, body: MemberChange, *, ip: str) -> Memb
         )
         delta = int(manages_users(after)) - int(manages_users(before))
         try:
-            repository.change_membership(before, fields, delta, audit.put_ops(event, [_account_id(caller)]))
+            repository.change_membership(before, fields, delta, audit.put_ops(event, [account_id]))
         except repository.LastManager:
-            raise LastUserManager("This would leave the account without an active user holding 'users'.") from None
+            raise LastUserManager(_LAST_MANAGER) from None
         except repository.Changed:
             continue
         logger.info(
@@ -140,8 +142,8 @@ def remove(caller: Caller, user_id: str, *, ip: str) -> None:
         membership = find(account_id, user_id)
         if membership.get("owner"):
             raise OwnerProtected("The account owner cannot be removed.")
-        check_grant(caller.membership or {}, bool(membership.get("full_access")), list(membership.get("rights") or ()))
-        login = store.get(keys.credential(str(membership["email"])), consistent=True)
+        check_over(caller.membership or {}, membership)
+        login = repository.get_credential(str(membership["email"]), consistent=True)
         leave = repository.leave_op(login, account_id) if login and login.get("user_id") == user_id else None
         event = audit.Event(
             "user.removed",
@@ -155,13 +157,11 @@ def remove(caller: Caller, user_id: str, *, ip: str) -> None:
                 membership, leave, -int(manages_users(membership)), audit.put_ops(event, [account_id])
             )
         except repository.LastManager:
-            raise LastUserManager("This would leave the account without an active user holding 'users'.") from None
+            raise LastUserManager(_LAST_MANAGER) from None
         except repository.Changed:
             continue
         if leave is not None:
-            from portico.accounts.service import refresh_credential
-
-            refresh_credential(str(login["email"]))  # the strictest settings of the accounts left  # type: ignore[index]
+            refresh_credential(str(membership["email"]))  # the strictest settings of the accounts left
         logger.info(
             "member removed", extra={"user_id": user_id, "account_id": account_id, "by": caller.session.user_id}
         )
@@ -190,9 +190,9 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     membership = find(account_id, user_id)
     # The second factor belongs to the login, in all its accounts: only someone holding everything
     # the member holds here may remove it (a `users` manager cannot strip a full-access admin's).
-    check_grant(caller.membership or {}, bool(membership.get("full_access")), list(membership.get("rights") or ()))
+    check_over(caller.membership or {}, membership)
     email = membership.get("email")
-    credential = store.get(keys.credential(str(email)), consistent=True) if email else None
+    credential = repository.get_credential(str(email), consistent=True) if email else None
     if credential is None or credential.get("user_id") != user_id:
         return  # invited, no login yet: no second factor to remove
     event = audit.Event(

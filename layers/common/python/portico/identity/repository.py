@@ -235,7 +235,7 @@ def undo_invitation(membership: dict[str, Any], token_hash: str, audit_ops: list
 
 def replace_invitation(membership: dict[str, Any], token: dict[str, Any], audit_ops: list[dict]) -> None:
     """Make ``token`` the invitation's only link (the one read with ``membership`` stops working)."""
-    sent = {"hash": token["token_hash"], "expires": int(token["expires_at"]), "sent": int(str(token["sent_at"]))}
+    sent = {"hash": token["token_hash"], "expires": int(token["expires_at"]), "sent": int(token["sent_at"])}
     _swap_invitation(
         membership,
         sent,

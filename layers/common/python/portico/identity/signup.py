@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from portico import clock, ids, ratelimit
 from portico.accounts.security import Effective
-from portico.auth import captcha, hashing, passwords
+from portico.auth import captcha, passwords
 from portico.auth.policy import check_password
 from portico.config import settings
 from portico.errors import EmailTaken, InvalidToken, WeakPassword
@@ -71,19 +71,18 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
     user_id, account_id = ids.new_id("usr"), ids.new_id("acc")
     secret, token = _verification_token(user_id, body.email)
     new = repository.NewOwner(
-        credential={
-            "user_id": user_id,
-            "email": body.email,
-            "name": body.name,
-            "language": language,
-            "email_verified": False,
-            "verify_token_hash": token["token_hash"],
-            "account_ids": [account_id],
-            "security": security.to_item(),
-            "failed_count": 0,
-            "version": 0,
-            **passwords.new_password_fields(hashing.hash_password(body.password), now, security, user_id),
-        },
+        credential=passwords.new_credential(
+            user_id=user_id,
+            email=body.email,
+            name=body.name,
+            language=language,
+            account_id=account_id,
+            security=security,
+            password=body.password,
+            now=now,
+            email_verified=False,
+            verify_token_hash=token["token_hash"],
+        ),
         user={
             "user_id": user_id,
             "email": body.email,
