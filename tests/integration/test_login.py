@@ -363,9 +363,10 @@ def test_login_racing_a_reset_does_not_undo_it(api, person):
     from portico.auth import hashing, repository
 
     ada = person()
-    verified = store.get(keys.credential(ada.email))["password_hash"]
+    read = store.get(keys.credential(ada.email))
+    verified = read["password_hash"]
     store.update(
         keys.credential(ada.email), "SET password_hash = :h", values={":h": hashing.hash_password("Other-Pass-9x!")}
     )
     with pytest.raises(store.TransactionFailed):
-        store.transact(repository.success_ops(ada.email, verified, {"password_hash": verified}))
+        store.transact(repository.success_ops(read, {"password_hash": verified}))

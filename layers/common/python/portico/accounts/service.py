@@ -7,6 +7,8 @@ on their credentials, with the new password expiry, so logins keep reading a sin
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from portico import audit, keys, store
@@ -14,6 +16,7 @@ from portico.access import Caller
 from portico.accounts.models import Account, SecuritySettings
 from portico.accounts.security import Effective, settings_of
 from portico.auth import passwords
+from portico.auth import repository as credentials
 from portico.observability import logger
 
 
@@ -59,18 +62,36 @@ def update_security(caller: Caller, new: SecuritySettings, *, ip: str) -> Securi
     return new
 
 
+REFRESH_WRITERS = 8
+
+
 def refresh_members(account_id: str) -> None:
-    """Store every member's effective settings (and password expiry) on their credential."""
+    """Store every member's effective settings (and password expiry) on their credential.
+
+    Reads in batches (100 logins and their accounts per ``BatchGetItem``) and writes only the
+    logins whose settings changed, several at a time, so an account of a thousand members is
+    refreshed within a request. Invitations are skipped: the address may be someone else's login,
+    which the account has no say over until it is accepted."""
+    emails: list[str] = []
     start = None
     while True:
         members, start = store.query(
             "pk = :a AND begins_with(sk, :m)", {":a": f"ACCOUNT#{account_id}", ":m": "MEMBER#"}, start=start
         )
-        for membership in members:
-            if membership.get("email"):
-                refresh_credential(str(membership["email"]))
+        emails.extend(str(m["email"]) for m in members if m.get("email") and m.get("status") != "invited")
         if not start:
-            return
+            break
+    for first in range(0, len(emails), store.BATCH_GET_KEYS):
+        chunk = emails[first : first + store.BATCH_GET_KEYS]
+        logins = [c for c in store.batch_get([keys.credential(e) for e in chunk]) if c]
+        wanted = sorted({str(a) for c in logins for a in c.get("account_ids") or []})
+        accounts = {str(a["account_id"]): a for a in store.batch_get([keys.account(a) for a in wanted]) if a}
+        stale = [(c, fields) for c in logins if _differs(c, fields := _effective_fields(c, accounts))]
+        with ThreadPoolExecutor(max_workers=REFRESH_WRITERS) as pool:
+            written = list(pool.map(lambda pair: _write_effective(*pair), stale))
+        for (credential, _), done in zip(stale, written, strict=True):
+            if not done:  # changed since it was read: read it again, on its own
+                refresh_credential(str(credential["email"]))
 
 
 def refresh_credential(email: str, attempts: int = 3) -> None:
@@ -88,19 +109,38 @@ def _refresh_once(email: str) -> bool:
         logger.warning("membership without credential")
         return True
     account_ids = [str(a) for a in credential.get("account_ids") or []]
-    accounts = [a for a in store.batch_get([keys.account(a) for a in account_ids]) if a] if account_ids else []
-    effective = Effective.of(settings_of(a) for a in accounts)
-    changed = credential.get("password_changed_epoch")
-    fields: dict[str, Any] = {"security": effective.to_item()}
-    if changed is not None:
-        from datetime import UTC, datetime
+    accounts = {str(a["account_id"]): a for a in store.batch_get([keys.account(a) for a in account_ids]) if a}
+    return _write_effective(credential, _effective_fields(credential, accounts))
 
+
+def _effective_fields(credential: dict[str, Any], accounts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The strictest settings of the login's accounts, and the password expiry they give."""
+    mine = [accounts[str(a)] for a in credential.get("account_ids") or [] if str(a) in accounts]
+    effective = Effective.of(settings_of(a) for a in mine)
+    fields: dict[str, Any] = {"security": effective.to_item()}
+    changed = credential.get("password_changed_epoch")
+    if changed is not None:
         fields.update(
             passwords.expiry_fields(datetime.fromtimestamp(int(changed), tz=UTC), effective, str(credential["user_id"]))
         )
+    return fields
+
+
+def _differs(credential: dict[str, Any], fields: dict[str, Any]) -> bool:
+    return any(store.plain(credential.get(k)) != store.plain(v) for k, v in fields.items())
+
+
+def _write_effective(credential: dict[str, Any], fields: dict[str, Any]) -> bool:
     try:
         store.transact(
-            [passwords.update_op(email, fields, condition="version = :seen", values={":seen": credential["version"]})]
+            [
+                credentials.update_op(
+                    str(credential["email"]),
+                    fields,
+                    condition="version = :seen",
+                    values={":seen": credential["version"]},
+                )
+            ]
         )
     except store.TransactionFailed:
         return False

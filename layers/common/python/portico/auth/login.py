@@ -98,10 +98,9 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
         metrics.add_metric(name="LoginFailures", unit="Count", value=1)
         raise passwords.InvalidCredentials("The email or password is not correct.")
 
-    verified = str(credential["password_hash"])
     if not credential.get("email_verified"):
         event = audit.Event("login.failed", audit.actor_of(credential), None, ip, {"reason": "email_not_verified"})
-        _write(repository.success_ops(body.email, verified) + audit.put_ops(event, audit.accounts_of(credential)))
+        _write(repository.success_ops(credential) + audit.put_ops(event, audit.accounts_of(credential)))
         raise EmailNotVerified("Confirm your email address first; we can send the link again.")
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
@@ -109,7 +108,7 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
     complete = passwords.change_reason(credential, now) is None and not _second_factor_due(credential)
     return _advance(
         credential,
-        ops=repository.success_ops(body.email, verified, extra, complete=complete),
+        ops=repository.success_ops(credential, extra, complete=complete),
         ip=ip,
         user_agent=user_agent,
         password_done=False,
@@ -118,11 +117,12 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
 
 
 def _write(ops: list[dict]) -> None:
-    """Write a step's outcome; a failed condition means the password changed meanwhile."""
+    """Write a step's outcome; a failed condition means the credential changed meanwhile."""
     try:
         store.transact(ops)
     except store.TransactionFailed:
         raise passwords.InvalidCredentials("The email or password is not correct.") from None
+    audit.fan_out(ops)
 
 
 def _advance(
@@ -194,6 +194,8 @@ def _challenge(
             "purpose": purpose,
             "user_id": credential["user_id"],
             "email": credential["email"],
+            # the state it answers for: a reset, change or second-factor change ends it
+            "auth_version": repository.auth_version(credential),
             "password_done": password_done,
             "expires_at": expires,
             "ttl": expires + 3600,
@@ -205,14 +207,24 @@ def _challenge(
 
 def take_challenge(secret: str, purpose: str) -> tuple[dict, dict, dict]:
     """The challenge, the credential it is for, and the op that consumes it (write it with the
-    step's outcome: a challenge is used once, also under concurrency)."""
+    step's outcome: a challenge is used once, also under concurrency).
+
+    A challenge answers for the credential's state when it was issued: once the password was
+    changed or reset, or the second factor changed (``auth_version`` moved on), it is refused.
+    The step's own write is conditional on that state too, so a reset that commits between this
+    read and that write still wins."""
     challenge_hash = ids.digest(secret)
-    challenge = repository.get_challenge(challenge_hash)
+    challenge = repository.get_challenge(challenge_hash) if 0 < len(secret) <= 256 else None
     now = int(clock.timestamp())
     if challenge is None or challenge.get("purpose") != purpose or int(challenge["expires_at"]) <= now:
         raise InvalidChallenge("The challenge is invalid or expired; log in again.")
     credential = repository.get_credential(str(challenge["email"]))
-    if credential is None or credential["user_id"] != challenge["user_id"]:
+    if (
+        credential is None
+        or credential["user_id"] != challenge["user_id"]
+        or repository.auth_version(credential) != int(challenge.get("auth_version", -1))
+        or (purpose == "mfa_enrollment" and credential.get("mfa_enabled"))
+    ):
         raise InvalidChallenge("The challenge is invalid or expired; log in again.")
     return challenge, credential, repository.challenge_consume_op(challenge_hash, purpose, now)
 
@@ -226,17 +238,19 @@ def change_expired_password(body: PasswordStepRequest, *, ip: str, user_agent: s
     event = audit.Event(
         "password.changed", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
     )
+    fields = {**repository.moved_on(credential), **fields}
+    state, state_values = repository.same_state(credential)
     ops = [
         consume,
-        passwords.update_op(
+        repository.update_op(
             str(credential["email"]),
             fields,
-            condition="password_hash = :seen",
-            values={":seen": credential["password_hash"]},
+            condition=f"password_hash = :seen AND {state}",
+            values={":seen": credential["password_hash"], **state_values},
         ),
         *audit.put_ops(event, audit.accounts_of(credential)),
     ]
-    updated = {**credential, **{k: v for k, v in fields.items() if v is not None}}
+    updated = {k: v for k, v in {**credential, **fields}.items() if v is not None}
     # An expired or reset password ends every session, as any password change does.
     sessions.revoke_all(str(credential["user_id"]))
     try:

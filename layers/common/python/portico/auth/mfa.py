@@ -5,7 +5,10 @@ Stored on the user's credential:
 
 * ``totp_sealed``: the TOTP secret encrypted with the template's KMS key, the user id as
   encryption context (:mod:`portico.secrets_at_rest`); never returned after confirmation;
-* ``totp_pending_sealed`` / ``totp_pending_expires``: an enrollment not yet confirmed (15 min);
+* ``totp_pending_sealed`` / ``totp_pending_expires`` / ``totp_pending_for``: an enrollment not
+  yet confirmed (15 min), and who started it (the login challenge or the session): only they
+  confirm it. Turning 2FA on or off and an admin's reset move the credential's state on
+  (``auth_version``), which ends every challenge issued before;
 * ``totp_last_step``: the time step of the last accepted code. A code is accepted only for a
   newer step, written with a condition, so the same code twice (also in parallel) gives one
   success and one ``401 code_already_used``;
@@ -33,13 +36,12 @@ from portico.auth.models import (
     RecoveryCodes,
     RemoveTotpRequest,
 )
-from portico.auth.passwords import InvalidCode, InvalidCredentials, notify, update_op
+from portico.auth.passwords import InvalidCode, InvalidCredentials, notify
 from portico.errors import define
 from portico.observability import metrics
 
 RECOVERY_CODES = 10
 PENDING_SECONDS = 15 * 60
-_PENDING = ("totp_pending_sealed", "totp_pending_expires")
 
 
 CodeAlreadyUsed = define("CodeAlreadyUsed", 401, "code_already_used", "Code Already Used")
@@ -81,11 +83,15 @@ def _recovery_hash(code: str) -> str:
     return ids.digest("recovery:" + "-".join(plain[i : i + 6] for i in range(0, len(plain), 6)))
 
 
-def _enrollment(credential: dict[str, Any]) -> tuple[Enrollment, dict[str, Any]]:
+def _enrollment(credential: dict[str, Any], started_by: str) -> tuple[Enrollment, dict[str, Any]]:
     secret = totp.new_secret()
     uri = totp.otpauth_uri(secret, str(credential["email"]))
     sealed = secrets_at_rest.seal(secret, user_id=str(credential["user_id"]))
-    fields = {"totp_pending_sealed": sealed, "totp_pending_expires": int(clock.timestamp()) + PENDING_SECONDS}
+    fields = {
+        "totp_pending_sealed": sealed,
+        "totp_pending_expires": int(clock.timestamp()) + PENDING_SECONDS,
+        "totp_pending_for": started_by,
+    }
     return Enrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri)), fields
 
 
@@ -167,21 +173,21 @@ def _activate(credential: dict[str, Any], code: str, ip: str) -> tuple[Proof, li
         raise _failed(credential, before, ip, "mfa.enrollment_failed")
     shown, hashes = _recovery_codes()
     enabled = {
+        **repository.moved_on(credential),
         "mfa_enabled": True,
         "totp_sealed": credential["totp_pending_sealed"],
         "recovery_hashes": hashes,
-        "totp_pending_sealed": None,
-        "totp_pending_expires": None,
     }
     return proof, shown, enabled
 
 
 def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
+    fields = {**proof.fields, **(extra or {})}
     return repository.success_ops(
-        str(credential["email"]),
-        str(credential["password_hash"]),
-        {**proof.fields, **(extra or {})},
-        remove=proof.remove,
+        credential,
+        fields,
+        # a recovery code spent while its list is replaced or removed as a whole goes with it
+        remove=tuple(path for path in proof.remove if path.split("[")[0] not in fields),
         condition=proof.condition,
         values=proof.values,
     )
@@ -218,18 +224,43 @@ def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginSte
         raise replayed(credential, ip) from None
 
 
+def _pending_for_challenge(secret: str) -> str:
+    return "challenge:" + ids.digest(secret)
+
+
+def _pending_for_session(session: sessions.Session) -> str:
+    return "session:" + session.session_id
+
+
 def enrollment_at_login(body: MfaEnrollmentRequest) -> Enrollment:
+    """Start enrolling at login: only a login without a second factor, in the state the challenge
+    was issued for (a second challenge cannot replace a factor the first one enrolled)."""
     _, credential, _ = login.take_challenge(body.challenge, "mfa_enrollment")
-    enrollment, fields = _enrollment(credential)
-    store.transact([update_op(str(credential["email"]), fields)])
+    enrollment, fields = _enrollment(credential, _pending_for_challenge(body.challenge))
+    state, values = repository.same_state(credential)
+    try:
+        store.transact(
+            [
+                repository.update_op(
+                    str(credential["email"]),
+                    fields,
+                    condition=f"{state} AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :false)",
+                    values={**values, ":false": False},
+                )
+            ]
+        )
+    except store.TransactionFailed:
+        raise login.InvalidChallenge("The challenge is invalid or expired; log in again.") from None
     return enrollment
 
 
 def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
     _, credential, consume = login.take_challenge(body.challenge, "mfa_enrollment")
-    pending = int(credential.get("totp_pending_expires", 0)) > clock.timestamp()
+    pending = int(credential.get("totp_pending_expires", 0)) > clock.timestamp() and credential.get(
+        "totp_pending_for"
+    ) == _pending_for_challenge(body.challenge)
     if not pending:
-        raise login.InvalidChallenge("Start the enrollment again: the setup has expired.")
+        raise login.InvalidChallenge("Start the enrollment again: the setup has expired or was replaced.")
     proof, shown, enabled = _activate(credential, body.code, ip)
     event = audit.Event(
         "mfa.enabled", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
@@ -269,11 +300,11 @@ def start(session: sessions.Session) -> Enrollment:
     credential = _credential(session)
     if credential.get("mfa_enabled"):
         raise MfaAlreadyEnabled("Two-factor authentication is already on; remove it first to set it up again.")
-    enrollment, fields = _enrollment(credential)
+    enrollment, fields = _enrollment(credential, _pending_for_session(session))
     try:
         store.transact(
             [
-                update_op(
+                repository.update_op(
                     session.email,
                     fields,
                     condition="attribute_not_exists(mfa_enabled) OR mfa_enabled = :false",
@@ -288,14 +319,20 @@ def start(session: sessions.Session) -> Enrollment:
 
 def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> RecoveryCodes:
     credential = _credential(session)
-    if not credential.get("totp_pending_sealed") or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp():
+    if (
+        not credential.get("totp_pending_sealed")
+        or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp()
+        or credential.get("totp_pending_for") != _pending_for_session(session)
+    ):
         raise NoPendingEnrollment("Start the setup first: POST /me/mfa/totp.")
     proof, shown, enabled = _activate(credential, body.code, ip)
     event = audit.Event("mfa.enabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
+    ops = [*_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))]
     try:
-        store.transact([*_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))])
+        store.transact(ops)
     except store.TransactionFailed:
         raise NoPendingEnrollment("The setup changed meanwhile; start it again.") from None
+    audit.fan_out(ops)
     notify(credential, "mfa_enabled", {})
     return RecoveryCodes(recovery_codes=shown)
 
@@ -313,12 +350,18 @@ def remove(session: sessions.Session, body: RemoveTotpRequest, *, ip: str) -> No
     proof = _prove(credential, body.code, ip=ip)
     if proof is None:
         raise _failed(credential, before, ip, "mfa.remove_failed")
-    cleared = {"mfa_enabled": False, "totp_sealed": None, "totp_last_step": None, "recovery_hashes": None}
+    cleared = {
+        **repository.moved_on(credential),
+        "mfa_enabled": False,
+        **dict.fromkeys(repository.SECOND_FACTOR_FIELDS),
+    }
     event = audit.Event("mfa.disabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
+    ops = [*_spend(credential, proof, cleared), *audit.put_ops(event, audit.accounts_of(credential))]
     try:
-        store.transact([*_spend(credential, proof, cleared), *audit.put_ops(event, audit.accounts_of(credential))])
+        store.transact(ops)
     except store.TransactionFailed:
         raise replayed(credential, ip) from None
+    audit.fan_out(ops)
     notify(credential, "mfa_disabled", {})
 
 
@@ -332,15 +375,15 @@ def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *
         raise _failed(credential, before, ip, "mfa.recovery_codes_failed")
     shown, hashes = _recovery_codes()
     event = audit.Event("mfa.recovery_codes_regenerated", audit.actor_of(credential), {"user_id": session.user_id}, ip)
+    ops = [
+        *_spend(credential, proof, {"recovery_hashes": hashes}),
+        *audit.put_ops(event, audit.accounts_of(credential)),
+    ]
     try:
-        store.transact(
-            [
-                *_spend(credential, proof, {"recovery_hashes": hashes}),
-                *audit.put_ops(event, audit.accounts_of(credential)),
-            ]
-        )
+        store.transact(ops)
     except store.TransactionFailed:
         raise replayed(credential, ip) from None
+    audit.fan_out(ops)
     return RecoveryCodes(recovery_codes=shown)
 
 
@@ -358,9 +401,7 @@ def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip
         proof = _prove(credential, body.code or "", ip=ip) if body.code else None
         if proof is None:
             raise _failed(credential, before, ip, "reauthentication.failed")
-    ops = (
-        _spend(credential, proof) if proof else repository.success_ops(session.email, str(credential["password_hash"]))
-    )
+    ops = _spend(credential, proof) if proof else repository.success_ops(credential)
     ops.append(repository.reauthenticated_op(session.token_hash, int(clock.timestamp()), mfa=proof is not None))
     try:
         store.transact(ops)

@@ -8,6 +8,10 @@
 * Recovery: by email (a link, 30 min, single use) or by SMS to a verified phone (a 6-digit code,
   10 min, 5 attempts). ``forgot`` always answers the same, whether or not the email exists. A
   reset revokes every session and never skips the second factor: it opens no session.
+* Only the newest link or code works, and only while the credential is in the state it was sent
+  for: the credential names its current link (``reset_link_hash``) and code, and every password
+  change, reset or second-factor change moves its state on and removes both
+  (:func:`portico.auth.repository.moved_on`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from portico import audit, clock, ids, keys, ratelimit, store
 from portico.accounts.security import Effective
-from portico.auth import captcha, hashing, sessions
+from portico.auth import captcha, hashing, repository, sessions
 from portico.auth.policy import check_password
 from portico.config import settings
 from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword, define
@@ -133,28 +137,6 @@ def replacement_fields(credential: dict[str, Any], new_password: str, now: datet
     )
 
 
-def update_op(
-    email_address: str,
-    fields: dict[str, Any],
-    *,
-    condition: str = "attribute_exists(pk)",
-    values: dict[str, Any] | None = None,
-) -> dict:
-    sets = {k: v for k, v in fields.items() if v is not None}
-    removes = [k for k, v in fields.items() if v is None]
-    # With nothing to set (restoring fields that were absent) the SET clause is the version alone.
-    expression = "SET " + ", ".join([*(f"#{k} = :{k}" for k in sets), "version = version + :one"])
-    if removes:
-        expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-    return store.update_op(
-        keys.credential(email_address),
-        expression,
-        condition=condition,
-        values={**{f":{k}": v for k, v in sets.items()}, ":one": 1, **(values or {})},
-        names={f"#{k}": k for k in [*sets, *removes]},
-    )
-
-
 # ----------------------------------------------------------------- change (logged in)
 
 
@@ -166,13 +148,17 @@ def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -
     reasons = vet_new_password(credential, body.new_password)
     if reasons:
         raise WeakPassword(reasons)
-    fields = replacement_fields(credential, body.new_password, clock.now())
+    fields = {**repository.moved_on(credential), **replacement_fields(credential, body.new_password, clock.now())}
     event = audit.Event("password.changed", audit.actor_of(credential), {"user_id": session.user_id}, ip)
+    state, state_values = repository.same_state(credential)
     _commit_password(
         credential,
         [
-            update_op(
-                session.email, fields, condition="password_hash = :seen", values={":seen": credential["password_hash"]}
+            repository.update_op(
+                session.email,
+                fields,
+                condition=f"password_hash = :seen AND {state}",
+                values={":seen": credential["password_hash"], **state_values},
             ),
             *audit.put_ops(event, audit.accounts_of(credential)),
         ],
@@ -196,6 +182,7 @@ def _commit_password(credential: dict[str, Any], ops: list[dict], *, keep: str |
         store.transact(ops)
     except store.TransactionFailed:
         raise conflict from None
+    audit.fan_out(ops)
     try:
         sessions.revoke_all(user_id, except_hash=keep)
     except Exception:
@@ -222,7 +209,7 @@ def notify(credential: dict[str, Any], template: str, values: dict[str, str]) ->
 
 def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
     captcha.require(body.captcha_token, ip)
-    subject = f"{body.channel}:{body.email.lower()}"
+    subject = f"{body.channel}:{keys.normalise_email(body.email)}"
     ratelimit.cooldown("password-forgot", subject, 60)
     ratelimit.quota("password-forgot", subject, 5, 3600)
     with ratelimit.released_on_failure("password-forgot", subject):
@@ -236,36 +223,72 @@ def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
 
 
 def _send_reset_link(credential: dict[str, Any]) -> None:
+    """Store a new link and make it the credential's only one (the previous link stops working),
+    then email it; without the email, the previous link is put back."""
     secret = ids.new_token()
     now = clock.now()
     expires = now + RESET_LINK_VALIDITY
-    token_key = keys.token(ids.digest(secret))
-    store.put(
-        {
-            **token_key,
-            "kind": RESET_PASSWORD,
-            "user_id": credential["user_id"],
-            "email": credential["email"],
-            "created_at": clock.iso(now),
-            "expires_at": int(expires.timestamp()),
-            "ttl": int(expires.timestamp()) + 86400,
-        },
-        condition="attribute_not_exists(pk)",
-    )
+    token_hash = ids.digest(secret)
+    token_key = keys.token(token_hash)
+    previous = credential.get("reset_link_hash")
+    state, state_values = repository.same_state(credential)
+    try:
+        store.transact(
+            [
+                store.put_op(
+                    {
+                        **token_key,
+                        "kind": RESET_PASSWORD,
+                        "user_id": credential["user_id"],
+                        "email": credential["email"],
+                        "auth_version": repository.auth_version(credential),
+                        "created_at": clock.iso(now),
+                        "expires_at": int(expires.timestamp()),
+                        "ttl": int(expires.timestamp()) + 86400,
+                    },
+                    condition="attribute_not_exists(pk)",
+                ),
+                repository.update_op(
+                    str(credential["email"]),
+                    {"reset_link_hash": token_hash},
+                    condition=f"user_id = :u AND {state}",
+                    values={":u": credential["user_id"], **state_values},
+                    versioned=False,
+                ),
+            ]
+        )
+    except store.TransactionFailed:
+        # the password or second factor changed this very moment: the answer is the same 202,
+        # and the person asks again
+        logger.info("reset link not issued: the credential changed meanwhile", extra={"user_id": credential["user_id"]})
+        return
     try:
         email.send(
             str(credential["email"]),
             "reset_password",
             str(credential.get("language", "en")),
-            {"name": str(credential.get("name", "")), "link": settings().link("reset-password", secret)},
+            {"name": str(credential.get("name", ""))},
+            links={"link": settings().link("reset-password", secret)},
         )
     except Exception:
-        store.transact([store.delete_op(token_key)])  # no valid link without its email
+        # no valid link without its email; the previous one (if any) works again
+        store.transact(
+            [
+                store.delete_op(token_key),
+                repository.update_op(
+                    str(credential["email"]),
+                    {"reset_link_hash": previous},
+                    condition="reset_link_hash = :h",
+                    values={":h": token_hash},
+                    versioned=False,
+                ),
+            ]
+        )
         raise
 
 
 def _code_hash(email_address: str, code: str, salt: str) -> str:
-    return ids.digest(f"{salt}:{email_address.lower()}:{code}")
+    return ids.digest(f"{salt}:{keys.normalise_email(email_address)}:{code}")
 
 
 def _send_reset_code(credential: dict[str, Any]) -> None:
@@ -280,7 +303,7 @@ def _send_reset_code(credential: dict[str, Any]) -> None:
     }
     store.transact(
         [
-            update_op(
+            repository.update_op(
                 str(credential["email"]),
                 {
                     "reset_code_hash": _code_hash(str(credential["email"]), code, salt),
@@ -297,7 +320,8 @@ def _send_reset_code(credential: dict[str, Any]) -> None:
     try:
         sms.send(str(phone), f"Portico: your password reset code is {code}. It is valid for 10 minutes.")
     except Exception:
-        store.transact([update_op(str(credential["email"]), previous)])  # the earlier code (if any) stands
+        # the earlier code (if any) stands
+        store.transact([repository.update_op(str(credential["email"]), previous)])
         raise
 
 
@@ -318,21 +342,20 @@ def _finish_reset(
     ip: str,
     extra_ops: list[dict],
     channel: str,
+    *,
     code_hash: str | None = None,
+    link_hash: str | None = None,
 ) -> None:
     """Set the new password, consuming the link or code in the same transaction."""
     reasons = vet_new_password(credential, new_password)
     if reasons:
         raise WeakPassword(reasons)
     fields = {
+        **repository.moved_on(credential),  # ends the link or code used, and every other one
         **replacement_fields(credential, new_password, clock.now()),
         # A reset proves control of the email or phone: unlock the login too.
         "failed_count": 0,
         "last_failure_ms": 0,
-        "reset_code_hash": None,
-        "reset_code_salt": None,
-        "reset_code_expires": None,
-        "reset_code_attempts": None,
     }
     event = audit.Event(
         "password.reset", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
@@ -342,16 +365,21 @@ def _finish_reset(
         if channel == "sms"
         else InvalidToken("This link is invalid, used or expired. Request a new one.")
     )
+    state, state_values = repository.same_state(credential)
+    used = {":code": code_hash} if code_hash else {":link": link_hash} if link_hash else {}
     _commit_password(
         credential,
         [
             *extra_ops,
-            update_op(
+            repository.update_op(
                 str(credential["email"]),
                 fields,
-                # the code, if one was used, must still be the current one: single use
-                condition="password_hash = :seen" + (" AND reset_code_hash = :code" if code_hash else ""),
-                values={":seen": credential["password_hash"], **({":code": code_hash} if code_hash else {})},
+                # the link or code used must still be the current one: single use, newest only
+                condition=f"password_hash = :seen AND {state}"
+                + (
+                    " AND reset_code_hash = :code" if code_hash else " AND reset_link_hash = :link" if link_hash else ""
+                ),
+                values={":seen": credential["password_hash"], **state_values, **used},
             ),
             *audit.put_ops(event, audit.accounts_of(credential)),
         ],
@@ -369,7 +397,12 @@ def _reset_by_link(secret: str, new_password: str, ip: str) -> None:
     if token is None or token.get("kind") != RESET_PASSWORD or "used_at" in token or int(token["expires_at"]) <= now:
         raise InvalidToken("This link is invalid, used or expired. Request a new one.")
     credential = store.get(keys.credential(str(token["email"])), consistent=True)
-    if credential is None or credential["user_id"] != token["user_id"]:
+    if (
+        credential is None
+        or credential["user_id"] != token["user_id"]
+        or credential.get("reset_link_hash") != token_hash
+        or repository.auth_version(credential) != int(token.get("auth_version", -1))
+    ):
         raise InvalidToken("This link is invalid, used or expired. Request a new one.")
     consume = store.update_op(
         keys.token(token_hash),
@@ -377,7 +410,7 @@ def _reset_by_link(secret: str, new_password: str, ip: str) -> None:
         condition="attribute_not_exists(used_at) AND expires_at > :now",
         values={":now": now},
     )
-    _finish_reset(credential, new_password, ip, [consume], "email")
+    _finish_reset(credential, new_password, ip, [consume], "email", link_hash=token_hash)
 
 
 def _reset_by_code(email_address: str, code: str, new_password: str, ip: str) -> None:

@@ -52,9 +52,101 @@ def record_attempt(key: dict[str, str], version: int, state: dict[str, Any], *, 
     return True
 
 
-def success_ops(
+# ----------------------------------------------------------------- the credential's state
+#
+# ``auth_version`` names the state of what proves a login: it moves on with every password
+# change or reset, every change of the second factor and every admin reset. Whatever was issued
+# against a state (login challenges, reset links and codes, a pending TOTP enrollment) carries
+# the version it was issued at and is refused once the credential has moved on; the fields bound
+# to a state are removed by the same write that moves it on.
+
+BOUND_TO_STATE = (
+    "reset_link_hash",
+    "reset_code_hash",
+    "reset_code_salt",
+    "reset_code_expires",
+    "reset_code_attempts",
+    "totp_pending_sealed",
+    "totp_pending_expires",
+    "totp_pending_for",
+)
+
+
+# Every field of the second factor: what turning it off or an admin reset removes.
+SECOND_FACTOR_FIELDS = (
+    "totp_sealed",
+    "totp_last_step",
+    "recovery_hashes",
+    "totp_pending_sealed",
+    "totp_pending_expires",
+    "totp_pending_for",
+)
+
+
+def auth_version(credential: dict[str, Any]) -> int:
+    return int(credential.get("auth_version", 0))
+
+
+def same_state(credential: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A condition that holds while the credential is still in the state it was read in."""
+    if "auth_version" not in credential:
+        return "attribute_not_exists(auth_version)", {}
+    return "auth_version = :auth_seen", {":auth_seen": auth_version(credential)}
+
+
+def moved_on(credential: dict[str, Any]) -> dict[str, Any]:
+    """Fields that start a new state: the next version, and nothing bound to the old one."""
+    return {**dict.fromkeys(BOUND_TO_STATE), "auth_version": auth_version(credential) + 1}
+
+
+def update_op(
     email: str,
-    password_hash: str,
+    fields: dict[str, Any],
+    *,
+    condition: str = "attribute_exists(pk)",
+    values: dict[str, Any] | None = None,
+    add: dict[str, int] | None = None,
+    append: dict[str, list[Any]] | None = None,
+    remove: tuple[str, ...] = (),
+    versioned: bool = True,
+) -> dict:
+    """The one update of a login credential: set ``fields`` (None values are removed, as are the
+    paths in ``remove``), ``add`` to numbers, ``append`` to lists, and move ``version`` on (unless
+    not ``versioned``: a write no reader of the lockout state needs to notice), if ``condition``
+    holds."""
+    sets = {k: v for k, v in fields.items() if v is not None}
+    appends = append or {}
+    adds = add or {}
+    removes = [f"#{k}" for k, v in fields.items() if v is None] + list(remove)
+    clauses = [f"#{k} = :{k}" for k in sets]
+    clauses += [f"#{k} = list_append(if_not_exists(#{k}, :empty_list), :append_{k})" for k in appends]
+    # With nothing else to set (restoring fields that were absent) the SET clause is the version alone.
+    if versioned:
+        clauses.append("version = version + :one")
+    expression = ("SET " + ", ".join(clauses)) if clauses else ""
+    if adds:
+        expression += " ADD " + ", ".join(f"#{k} :add_{k}" for k in adds)
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
+    expression = expression.strip()
+    return store.update_op(
+        keys.credential(email),
+        expression,
+        condition=condition,
+        values={
+            **{f":{k}": v for k, v in sets.items()},
+            **({":one": 1} if versioned else {}),
+            **({":empty_list": []} if appends else {}),
+            **{f":append_{k}": v for k, v in appends.items()},
+            **{f":add_{k}": v for k, v in adds.items()},
+            **(values or {}),
+        },
+        names={f"#{k}": k for k in [*fields, *appends, *adds]},
+    )
+
+
+def success_ops(
+    credential: dict[str, Any],
     extra: dict[str, Any] | None = None,
     *,
     remove: tuple[str, ...] = (),
@@ -65,37 +157,24 @@ def success_ops(
 ) -> list[dict]:
     """After a verified attempt: reset the consecutive failures (``complete``: the login is
     done), take the attempt back out of the hour's count, set ``extra`` (None values are removed,
-    as are the paths in ``remove``) -- only if the password is still the one verified (a reset or
-    change that committed meanwhile wins) and ``condition`` holds (for example: this TOTP step is
-    newer than the last one used). ``append`` adds elements to list attributes."""
+    as are the paths in ``remove``) -- only if the credential is still in the state it was read
+    in (a reset, change or second-factor change that committed meanwhile wins) and ``condition``
+    holds (for example: this TOTP step is newer than the last one used). ``append`` adds
+    elements to list attributes."""
     # A completed login resets the consecutive failures. A password step that leads on to a second
     # factor only takes its own attempt back out: otherwise knowing the password would reset the
     # count of wrong codes, and codes could be guessed four at a time forever.
     fields = {**({"failed_count": 0, "last_failure_ms": 0} if complete else {}), **(extra or {})}
-    sets = {k: v for k, v in fields.items() if v is not None}
-    removes = [f"#{k}" for k, v in fields.items() if v is None] + list(remove)
-    appends = append or {}
-    expression = "SET " + "".join(f"#{k} = :{k}, " for k in sets)
-    expression += "".join(f"#{k} = list_append(if_not_exists(#{k}, :empty_list), :append_{k}), " for k in appends)
-    expression += "version = version + :one"
-    expression += " ADD hour_failures :minus_one" + ("" if complete else ", failed_count :minus_one")
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
+    state, state_values = same_state(credential)
     return [
-        store.update_op(
-            keys.credential(email),
-            expression,
-            condition="password_hash = :verified" + (f" AND ({condition})" if condition else ""),
-            values={
-                **{f":{k}": v for k, v in sets.items()},
-                ":one": 1,
-                ":minus_one": -1,
-                ":verified": password_hash,
-                **({":empty_list": []} if appends else {}),
-                **{f":append_{k}": v for k, v in appends.items()},
-                **(values or {}),
-            },
-            names={f"#{k}": k for k in [*fields, *appends]},
+        update_op(
+            str(credential["email"]),
+            fields,
+            condition=f"password_hash = :verified AND {state}" + (f" AND ({condition})" if condition else ""),
+            values={":verified": credential["password_hash"], **state_values, **(values or {})},
+            add={"hour_failures": -1, **({} if complete else {"failed_count": -1})},
+            append=append,
+            remove=remove,
         )
     ]
 
