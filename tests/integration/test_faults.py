@@ -134,6 +134,7 @@ MFA_RESET_COMMITTED = frozenset(
         "credential.totp_last_step",
         "credential.recovery_hashes",
         "credential.version",
+        "credential.auth_version",
         "+audit",
         "-session",
     }

@@ -5,8 +5,16 @@
   ``409 already_member``) and a single-use link valid 7 days, in one transaction with the audit
   record, then emails the link in the account's language. If the email cannot be sent, all of it
   is taken back and the answer is 503: no invitation exists that nobody received.
-* ``resend`` replaces the link (the old one stops working) and restarts the 7 days, at most once a
-  minute; if its email cannot be sent, the old link keeps working, as if nothing happened.
+* ``resend`` replaces the link (the old one stops working) and restarts the 7 days; if its email
+  cannot be sent, the old link keeps working, as if nothing happened.
+* An invitation has an id of its own (``usr_...``), never the id of a login that may already use
+  the address: the inviter learns nothing about that login, and nothing the account can do to a
+  member reaches it before the invitation is accepted (:mod:`portico.identity.members`). A new
+  person's login then takes the invitation's id; an existing login keeps its own, and the
+  membership moves to it.
+* Invitation emails go to addresses the inviter chooses, so they are limited per address: one a
+  minute and five a day per account and address (invitations and resends together, also across
+  deleting and inviting again), and twenty a day per address from all accounts together.
 * ``accept`` turns the invitation into an active membership. A new person chooses a name and a
   password under the account's policy, and their email counts as verified (the link proves it).
   An address that already has a login proves it with that login's password, through the same
@@ -15,16 +23,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from portico import audit, clock, ids
+from portico import audit, clock, ids, keys, ratelimit
 from portico.access import Caller
 from portico.accounts.security import Effective, settings_of
 from portico.accounts.service import refresh_credential
 from portico.auth import passwords
 from portico.config import settings
-from portico.errors import NotFound, TooManyRequests, ValidationFailed, WeakPassword, define
+from portico.errors import NotFound, ValidationFailed, WeakPassword, define
 from portico.identity import members, repository
 from portico.identity.member_models import Accepted, AcceptInvitation, Invitation, Invited, InviteRequest
 from portico.locale import negotiate
@@ -34,6 +44,9 @@ from portico.rights import check_grant, compose, manages_users
 
 INVITATION_VALIDITY = timedelta(days=7)
 RESEND_COOLDOWN_SECONDS = 60
+PER_ACCOUNT_AND_ADDRESS_PER_DAY = 5
+PER_ADDRESS_PER_DAY = 20
+_DAY = 86400
 
 AlreadyMember = define("AlreadyMember", 409, "already_member", "Already a Member")
 NotInvited = define("NotInvited", 409, "not_invited", "Not Invited")
@@ -45,8 +58,7 @@ def invite(caller: Caller, body: InviteRequest, *, ip: str) -> Invited:
     account_id = str(account["account_id"])
     granted = compose(body.rights, account)
     check_grant(caller.membership or {}, body.full_access, granted)
-    login = repository.get_credential(body.email)
-    user_id = str(login["user_id"]) if login else ids.new_id("usr")
+    user_id = ids.new_id("usr")  # never the id of a login that may use this address
     secret, token = _token(account_id, user_id, body.email)
     now = clock.now()
     membership = {
@@ -79,9 +91,11 @@ def invite(caller: Caller, body: InviteRequest, *, ip: str) -> Invited:
     except repository.AlreadyMember:
         raise AlreadyMember("This email address is already a member of the account, or invited.") from None
     try:
-        _send(caller, account, body.email, secret, int(token["expires_at"]))
+        # limited once the invitation exists, so that inviting a member again is 409 already_member
+        with _limited(account_id, body.email):
+            _send(caller, account, body.email, secret, int(token["expires_at"]))
     except Exception:
-        logger.warning("invitation email failed; taking the invitation back", extra={"user_id": user_id})
+        logger.warning("invitation not sent; taking it back", extra={"user_id": user_id})
         try:
             repository.undo_invitation(membership, token["token_hash"], records)
         except Exception:  # the 503 stands; the orphan is logged for an operator
@@ -98,9 +112,24 @@ def resend(caller: Caller, user_id: str, *, ip: str) -> None:
     membership = members.find(account_id, user_id)
     if membership.get("status") != "invited":
         raise NotInvited("This user is not an open invitation: they already accepted it.")
-    wait = int(membership.get("invitation_sent_at", 0)) + RESEND_COOLDOWN_SECONDS - int(clock.timestamp())
-    if wait > 0:
-        raise TooManyRequests(wait, "The invitation was sent moments ago; resend it in a minute.")
+    with _limited(account_id, str(membership["email"])):
+        _resend(caller, account, membership, ip)
+
+
+@contextlib.contextmanager
+def _limited(account_id: str, address: str) -> Iterator[None]:
+    """The limits on invitation emails to one address; the minute is given back if the
+    invitation then fails (a 409, or 503 when SES is down)."""
+    subject = f"{account_id}:{keys.normalise_email(address)}"
+    ratelimit.cooldown("invitation", subject, RESEND_COOLDOWN_SECONDS)
+    with ratelimit.released_on_failure("invitation", subject):
+        ratelimit.quota("invitation", subject, PER_ACCOUNT_AND_ADDRESS_PER_DAY, _DAY)
+        ratelimit.quota("invitation-any", keys.normalise_email(address), PER_ADDRESS_PER_DAY, _DAY)
+        yield
+
+
+def _resend(caller: Caller, account: dict[str, Any], membership: dict[str, Any], ip: str) -> None:
+    account_id, user_id = str(account["account_id"]), str(membership["user_id"])
     secret, token = _token(account_id, user_id, str(membership["email"]))
     event = audit.Event("user.invitation_resent", caller.actor, {"user_id": user_id, "email": membership["email"]}, ip)
     records = audit.put_ops(event, [account_id])
@@ -142,6 +171,7 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
     event = audit.Event(
         "invitation.accepted", actor, {"user_id": user_id, "email": address}, ip, {"account_id": account_id}
     )
+    records = audit.put_ops(event, audit_accounts)
     try:
         repository.accept_invitation(
             membership,
@@ -151,11 +181,12 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
             now_epoch=int(now.timestamp()),
             login_ops=login_ops,
             manager=manages_users({**membership, "status": "active"}),
-            audit_ops=audit.put_ops(event, audit_accounts),
+            audit_ops=records,
         )
     except repository.Changed:
         # used by a parallel request, removed, resent, or the login changed meanwhile
         raise NotFound(_GONE) from None
+    audit.fan_out(records)
     if login is not None:
         refresh_credential(address)  # the new account's security settings may be stricter
     metrics.add_metric(name="InvitationsAccepted", unit="Count", value=1)
@@ -210,8 +241,7 @@ def _existing_login(login: dict[str, Any], body: AcceptInvitation, account_id: s
         audit.record(event, audit.accounts_of(credential))
         raise passwords.InvalidCredentials("The password is not the one of the login with this email address.")
     ops = auth_repository.success_ops(
-        address,
-        str(credential["password_hash"]),
+        credential,
         {"email_verified": True},  # the invitation link reached this address
         condition="user_id = :u AND NOT contains(account_ids, :account)",
         values={":u": credential["user_id"], ":account": account_id},
@@ -266,7 +296,7 @@ def _send(caller: Caller, account: dict[str, Any], to: str, secret: str, expires
         {
             "inviter": caller.session.email,
             "account": str(account.get("name", "")),
-            "link": settings().link("accept-invitation", secret),
             "expires": clock.iso_epoch(expires).replace("T", " ").removesuffix("Z") + " UTC",
         },
+        links={"link": settings().link("accept-invitation", secret)},
     )

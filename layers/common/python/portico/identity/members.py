@@ -10,9 +10,14 @@ member's second factor and activity, and resetting a member's second factor.
 * The cursor is the url-safe base64 of the key of the last member looked at, and only continues
   this account's list: anything else is ``422 validation_error``.
 * A second-factor reset (a lost phone) removes the TOTP secret, recovery codes and any pending
-  enrollment in one transaction with its audit record and a check that the membership still
-  exists, then ends the user's sessions (whoever holds the lost phone's sessions is out) and sends
+  enrollment in one transaction with its audit record and a check that the membership is still
+  active, then ends the user's sessions (whoever holds the lost phone's sessions is out) and sends
   a notice. If the account enforces 2FA, the user enrolls again at the next login.
+* An invitation gives the account no view of and no power over the login behind the address:
+  an ``invited`` member shows only what the inviter typed (no name, second factor or activity,
+  and no login is read for it), and acting on the login (a second-factor reset) needs an
+  accepted, active membership. Invitations carry an id of their own, never the id of a login
+  that may already use the address (see :mod:`portico.identity.invitations`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from portico import audit, keys, pages, store
 from portico.access import Caller
 from portico.accounts.service import refresh_credential
 from portico.auth import passwords, sessions
+from portico.auth import repository as credentials
 from portico.errors import NotFound, define
 from portico.identity import repository
 from portico.identity.member_models import Member, MemberChange, MemberList, MemberStatus
@@ -32,6 +38,7 @@ from portico.rights import check_grant, check_over, compose, manages_users
 OwnerProtected = define("OwnerProtected", 409, "owner_protected", "Owner Protected")
 LastUserManager = define("LastUserManager", 409, "last_user_manager", "Last User Manager")
 InvitationPending = define("InvitationPending", 409, "invitation_pending", "Invitation Pending")
+MemberDisabled = define("MemberDisabled", 409, "member_disabled", "Member Disabled")
 Conflict = define("Conflict", 409, "conflict", "Conflict")
 _ATTEMPTS = 5
 _LAST_MANAGER = "This would leave the account without an active user holding 'users'."
@@ -39,7 +46,6 @@ _LAST_MANAGER = "This would leave the account without an active user holding 'us
 # A filtered page reads memberships 100 at a time: BatchGetItem takes at most 100 keys.
 FILTER_PAGE = 100
 MAX_PAGES = 5
-MFA_FIELDS = ("totp_sealed", "totp_last_step", "recovery_hashes", "totp_pending_sealed", "totp_pending_expires")
 
 
 def listing(
@@ -188,13 +194,19 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     account = caller.account or {}
     account_id = _account_id(caller)
     membership = find(account_id, user_id)
+    # An invitation is not yet a say over the login behind the address, nor is a member the
+    # account denied access: only an accepted, active membership reaches the login.
+    if membership.get("status") == "invited":
+        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
+    if membership.get("status") != "active":
+        raise MemberDisabled("This member is denied access to the account; allow access first.")
     # The second factor belongs to the login, in all its accounts: only someone holding everything
     # the member holds here may remove it (a `users` manager cannot strip a full-access admin's).
     check_over(caller.membership or {}, membership)
     email = membership.get("email")
     credential = repository.get_credential(str(email), consistent=True) if email else None
     if credential is None or credential.get("user_id") != user_id:
-        return  # invited, no login yet: no second factor to remove
+        raise NotFound("No such user in this account.")
     event = audit.Event(
         "mfa.reset",
         caller.actor,
@@ -202,22 +214,31 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
         ip,
         {"had_mfa": bool(credential.get("mfa_enabled"))},
     )
+    had_factor = bool(credential.get("mfa_enabled")) or any(k in credential for k in credentials.SECOND_FACTOR_FIELDS)
+    ops = [
+        store.condition_op(
+            keys.membership(account_id, user_id), "#s = :active", values={":active": "active"}, names={"#s": "status"}
+        ),
+        credentials.update_op(
+            str(credential["email"]),
+            {
+                # a factor removed ends every challenge and link issued before; nothing to remove
+                # (a retry) leaves the same state
+                **(credentials.moved_on(credential) if had_factor else {}),
+                "mfa_enabled": False,
+                **dict.fromkeys(credentials.SECOND_FACTOR_FIELDS),
+            },
+            condition="attribute_exists(pk) AND user_id = :user",
+            values={":user": user_id},
+        ),
+        # recorded in every account of the login, since it changes the login everywhere
+        *audit.put_ops(event, list(dict.fromkeys([account_id, *audit.accounts_of(credential)]))),
+    ]
     try:
-        store.transact(
-            [
-                store.condition_op(keys.membership(account_id, user_id), "attribute_exists(pk)"),
-                passwords.update_op(
-                    str(credential["email"]),
-                    {"mfa_enabled": False, **dict.fromkeys(MFA_FIELDS)},
-                    condition="attribute_exists(pk) AND user_id = :user",
-                    values={":user": user_id},
-                ),
-                # recorded in every account of the login, since it changes the login everywhere
-                *audit.put_ops(event, list(dict.fromkeys([account_id, *audit.accounts_of(credential)]))),
-            ]
-        )
-    except store.TransactionFailed:  # removed from the account (or the login deleted) meanwhile
+        store.transact(ops)
+    except store.TransactionFailed:  # removed from the account, disabled (or the login deleted) meanwhile
         raise NotFound("No such user in this account.") from None
+    audit.fan_out(ops)
     # Not best effort: if this fails the answer is 503 and a retry (the same end state) ends them.
     ended = sessions.revoke_all(user_id)
     passwords.notify(credential, "mfa_reset", {"account": str(account.get("name", ""))})
@@ -232,16 +253,21 @@ def _account_id(caller: Caller) -> str:
     return str((caller.account or {})["account_id"])
 
 
+def _accepted(membership: dict[str, Any]) -> bool:
+    return bool(membership.get("email")) and membership.get("status") != "invited"
+
+
 def _credentials(memberships: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
-    """Each member's login, read in one call; None for a member without one (invited) or whose
-    email now belongs to someone else."""
-    emails = sorted({keys.normalise_email(str(m["email"])) for m in memberships if m.get("email")})
+    """Each accepted member's login, read in one call; None for an invitation (whose address may
+    belong to someone else's login, which the account has no view of) or a member whose email
+    now belongs to someone else."""
+    emails = sorted({keys.normalise_email(str(m["email"])) for m in memberships if _accepted(m)})
     if not emails:
         return [None] * len(memberships)
     by_email = dict(zip(emails, store.batch_get([keys.credential(e) for e in emails]), strict=True))
     found: list[dict[str, Any] | None] = []
     for membership in memberships:
-        credential = by_email.get(keys.normalise_email(str(membership["email"]))) if membership.get("email") else None
+        credential = by_email.get(keys.normalise_email(str(membership["email"]))) if _accepted(membership) else None
         found.append(credential if credential and credential.get("user_id") == membership.get("user_id") else None)
     return found
 
@@ -255,7 +281,7 @@ def _member(membership: dict[str, Any], credential: dict[str, Any] | None) -> Me
     return Member(
         user_id=str(membership["user_id"]),
         email=str(membership.get("email") or login.get("email") or ""),
-        name=login.get("name") or membership.get("name"),
+        name=login.get("name"),
         status=membership.get("status", "active"),
         owner=bool(membership.get("owner")),
         full_access=bool(membership.get("full_access")),
