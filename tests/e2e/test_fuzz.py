@@ -18,18 +18,21 @@ works and a new one is signed up when it does not, so later requests are not all
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import warnings
 import zlib
 from dataclasses import dataclass
 
 import pytest
 import schemathesis
-from hypothesis import settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition
 
 from tests.e2e.localstack import LocalStack
-from tests.e2e.test_flows import bearer, log_in, sign_up, unique_email, verify
+from tests.e2e.test_flows import PASSWORD, bearer, log_in, sign_up, unique_email, verify
 
 EXAMPLES = int(os.environ.get("PORTICO_FUZZ_EXAMPLES", "0")) or None
 CAMPAIGN = EXAMPLES is not None
@@ -199,3 +202,102 @@ def test_workflows_answer_as_their_schemas_say(api_schema, merchants):
             # failed is a FailureGroup (or a FlakyFailure when it did not reproduce), never this.
             continue
     warnings.warn(f"stateful fuzzing restarted {RESTARTS} times on diverging replays", stacklevel=1)
+
+
+# ----------------------------------------------------------------- hostile JSON shapes
+
+# Characters that end a line or reorder text somewhere: in an email header, a log line, a terminal.
+HOSTILE_CHARACTERS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00\x1b\u202e\u2066\ufeff"
+
+
+def _realistic(name: str, schema: dict) -> object:
+    """A value a client would send for a field, so that the hostile part travels past the first
+    checks (a valid address, a policy-passing password)."""
+    kind = schema.get("type")
+    if kind == "boolean":
+        return False
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if "email" in name:
+        return unique_email("hostile")
+    if "password" in name:
+        return PASSWORD
+    return "Plain Text"
+
+
+def _body_operations(document: dict) -> list[tuple[str, str, dict]]:
+    components = document.get("components", {}).get("schemas", {})
+    found = []
+    for path, operations in document["paths"].items():
+        if path.startswith("/_local"):
+            continue
+        for method, operation in operations.items():
+            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if schema:
+                while "$ref" in schema:
+                    schema = components[schema["$ref"].rsplit("/", 1)[1]]
+                found.append((method.upper(), path, schema.get("properties") or {}))
+    return found
+
+
+def _served(local_stack) -> dict:
+    return local_stack.get("/_local/openapi.json").json
+
+
+@st.composite
+def hostile_bodies(draw, properties: dict) -> str:
+    """A body as JSON text (Python's encoder cannot write a 6,000-digit integer) with one hostile
+    shape: nesting far deeper than any body, an integer of thousands of digits, or characters that
+    break lines in every string field."""
+    fields = {name: _realistic(name, schema) for name, schema in properties.items()}
+    encoded = {name: json.dumps(value) for name, value in fields.items()}
+    shape = draw(st.sampled_from(["deep", "digits", "characters"]))
+    target = draw(st.sampled_from(sorted(encoded) or ["x"]))
+    if shape == "deep":
+        depth = draw(st.integers(min_value=33, max_value=20_000))
+        opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+        inner = "1" if opener == "{" else ""
+        encoded[target] = opener * depth + inner + closer * depth
+    elif shape == "digits":
+        digits = draw(st.integers(min_value=65, max_value=6_000))
+        encoded[target] = draw(st.sampled_from(["", "-"])) + "9" * digits
+    else:
+        text = st.text(alphabet=HOSTILE_CHARACTERS + "ab ", min_size=1, max_size=12)
+        for name, value in fields.items():
+            if isinstance(value, str) and "email" not in name and "password" not in name:
+                encoded[name] = json.dumps(f"Ada{draw(text)}Lovelace", ensure_ascii=draw(st.booleans()))
+        if "email" in fields and draw(st.booleans()):
+            local, _, domain = fields["email"].partition("@")
+            encoded["email"] = json.dumps(f"{local}{draw(text)}@{domain}")
+    return "{" + ", ".join(f"{json.dumps(name)}: {value}" for name, value in encoded.items()) + "}"
+
+
+@pytest.fixture(scope="module")
+def body_operations(local_stack) -> list[tuple[str, str, dict]]:
+    return _body_operations(_served(local_stack))
+
+
+def test_hostile_json_shapes_never_reach_a_5xx(local_stack, merchants, body_operations):
+    """Every operation that takes a body, sent bodies no client sends: a clear 4xx (or the
+    operation's success, the text stored and sent safely), never a 5xx."""
+    assert body_operations, "no operation with a JSON body in the served document"
+    budget = settings(max_examples=EXAMPLES or 4, deadline=None, database=None, derandomize=not CAMPAIGN)
+
+    def sender(method: str, path: str, properties: dict):
+        @budget
+        @given(body=hostile_bodies(properties))
+        def send(body: str) -> None:
+            concrete = path.replace("{account_id}", merchants.current.account_id)
+            concrete = concrete.replace("{user_id}", merchants.current.user_id).replace("{token}", "t" * 43)
+            concrete = re.sub(r"\{[^}]+\}", "x", concrete)
+            headers = {"Content-Type": "application/json", **bearer(merchants.current.token)}
+            reply = local_stack.request(method, concrete, body=body.encode(), headers=headers)
+            merchants.after(method, reply.status)
+            assert reply.status < 500, (method, path, reply.status, reply.text[:300], body[:300])
+            if reply.status >= 400:
+                assert reply.headers["Content-Type"] == PROBLEM_JSON and isinstance(reply.json.get("code"), str)
+
+        return send
+
+    for method, path, properties in body_operations:
+        sender(method, path, properties)()

@@ -4,7 +4,7 @@ import pytest
 
 from portico import ids
 from portico.locale import negotiate
-from portico.notify.templates import render
+from portico.notify.templates import render, untrusted
 
 
 @pytest.mark.parametrize(
@@ -40,10 +40,9 @@ def test_tokens_and_codes():
 
 @pytest.mark.parametrize("language", ["en", "de"])
 def test_verification_email_renders_in_both_languages_and_escapes_html(language):
-    rendered = render(
-        "verify_email", language, {"name": "<Eve>", "company": "A & B", "link": "https://x/verify-email?token=t"}
-    )
+    rendered = render("verify_email", language, {"name": "<Eve>"}, links={"link": "https://x/verify-email?token=t"})
     assert "https://x/verify-email?token=t" in rendered.text
+    assert 'href="https://x/verify-email?token=t"' in rendered.html
     assert "<Eve>" in rendered.text and "&lt;Eve&gt;" in rendered.html and "<Eve>" not in rendered.html
     assert ("Confirm" in rendered.subject) == (language == "en")
     assert ("bestätigen" in rendered.subject) == (language == "de")
@@ -51,4 +50,25 @@ def test_verification_email_renders_in_both_languages_and_escapes_html(language)
 
 
 def test_unknown_language_falls_back_to_english():
-    assert render("verify_email", "fr", {"name": "n", "company": "c", "link": "l"}).subject.startswith("Confirm")
+    assert render("verify_email", "fr", {"name": "n"}, links={"link": "l"}).subject.startswith("Confirm")
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("Visit https://evil.example/claim now", "Visit https[:]//evil[.]example/claim now"),
+        ("www.evil.example", "www[.]evil[.]example"),
+        ("Ada\u2028Bcc: x@y.z\r\nSubject: hi", "Ada Bcc: x@y[.]z Subject: hi"),
+        ("Mr. Smith & Sons", "Mr. Smith & Sons"),
+        ("\u202eevil", "evil"),
+        ("x" * 200, "x" * 79 + "\u2026"),
+    ],
+)
+def test_values_in_emails_are_one_defanged_line(typed, shown):
+    """Whatever a sign-up or an inviter typed reaches an email as one short line with no clickable
+    address: a company name is no phishing channel (a subject carries no value at all)."""
+    assert untrusted(typed) == shown
+    values = {"inviter": "eve@example.com", "account": typed, "expires": "soon"}
+    rendered = render("invitation", "en", values, links={"link": "https://app/accept-invitation?token=t"})
+    assert shown in rendered.text and typed not in rendered.text.replace(shown, "")
+    assert "evil" not in rendered.subject and "\n" not in rendered.subject

@@ -6,7 +6,9 @@ service each, and ``lambda_handler = http.entry_point(app)``. Everything else li
 * problem+json for every error (RFC 9457) with a stable ``code``; the submitted input is never
   echoed (it may be a password or a code);
 * 400 ``malformed_json`` for a body that is not JSON (or not UTF-8), 413 ``payload_too_large``
-  before any parsing, 415 for a body that is not JSON, 422 ``validation_error`` with ``errors``;
+  before any parsing, 415 for a body that is not JSON, 422 ``validation_error`` with ``errors``
+  (also for JSON nested deeper than 32 levels or numbers of more than 64 digits: no route takes
+  them, and they would cost the parser dearly); media types compare case-insensitively;
 * 503 ``service_unavailable`` for any AWS failure (never a 500);
 * ``Cache-Control: no-store`` on every answer: this API hands out tokens and personal data, and
   no shared cache may keep any of it;
@@ -50,6 +52,9 @@ PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
 # Far above any legitimate request of this API, far below API Gateway's 10 MB.
 MAX_BODY_BYTES = 64 * 1024
+# No body of this API nests deeper than a few levels or holds a number with more digits.
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 64
 SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "captcha_token", "code", "token"})
 
 
@@ -223,7 +228,9 @@ def _precheck(event: dict[str, Any]) -> PorticoError | None:
         return PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
     headers = event.get("headers") or {}
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
-    if content_type and not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()  # media types compare case-insensitively (RFC 9110)
+    if content_type and not media_type.endswith(("/json", "+json")):
         return UnsupportedMediaType("Send the body as application/json.")
     try:
         text = raw.decode("utf-8")
@@ -231,7 +238,58 @@ def _precheck(event: dict[str, Any]) -> PorticoError | None:
         return MalformedJson("The request body is not UTF-8.")
     if event.get("isBase64Encoded"):
         event["body"], event["isBase64Encoded"] = text, False
+    if content_type:
+        # the resolver compares the header literally: give it the canonical spelling
+        for name in [k for k in headers if k.lower() == "content-type"]:
+            del headers[name]
+        headers["content-type"] = "application/json" + (f";{parameters}" if parameters else "")
+    return _json_shape(text)
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"a number has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (iteratively: no recursion to exhaust)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        current, level = pending.pop()
+        if isinstance(current, dict | list):
+            deepest = max(deepest, level)
+            children = current.values() if isinstance(current, dict) else current
+            pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _json_shape(text: str) -> PorticoError | None:
+    """Refuse JSON that no route of this API takes but that would cost a parser dearly, before
+    anything parses it: nesting deeper than ``MAX_JSON_DEPTH`` (the standard parser recurses) and
+    numbers with more than ``MAX_INT_DIGITS`` digits (Python's int conversion is quadratic and
+    capped). Any other fault of the body is the resolver's to answer, after the access check."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        return _shape_error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except _Refused as refused:
+        return _shape_error(str(refused))
+    except ValueError:
+        return None  # not JSON: 400 malformed_json, once the caller passed the access check
+    if _depth(value) > MAX_JSON_DEPTH:
+        return _shape_error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return None
+
+
+def _shape_error(message: str) -> PorticoError:
+    return ValidationFailed([{"loc": ["body"], "msg": message, "type": "value_error"}])
 
 
 def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

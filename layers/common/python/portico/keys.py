@@ -22,11 +22,14 @@ session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
 portal session by its token's hash     pk=PORTAL_SESSION#<sha256> sk=SESSION
 sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
 audit records of an account, by time   pk=AUDIT#<account_id>      sk=<iso time>#<event id>
+audit records still to fan out         gsi1pk=AUDIT_FANOUT        gsi1sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
 =====================================  ====================================================
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 
 def user(user_id: str) -> dict[str, str]:
@@ -85,10 +88,27 @@ def audit(account_id: str, at: str, event_id: str) -> dict[str, str]:
     return {"pk": f"AUDIT#{account_id}", "sk": f"{at}#{event_id}"}
 
 
+def audit_fanout(event_id: str) -> dict[str, str]:
+    """A record to copy into more accounts than one transaction holds (see :mod:`portico.audit`)."""
+    return {"pk": f"AUDIT_FANOUT#{event_id}", "sk": "AUDIT_FANOUT"}
+
+
+def audit_fanout_index(ordered: str, event_id: str) -> dict[str, str]:
+    return {"gsi1pk": "AUDIT_FANOUT", "gsi1sk": f"{ordered}#{event_id}"}
+
+
 def rate(scope: str, subject: str, window: str) -> dict[str, str]:
     return {"pk": f"RATE#{scope}#{subject}", "sk": window}
 
 
 def normalise_email(email: str) -> str:
-    """Emails compare case-insensitively as a whole; the stored address keeps its spelling."""
-    return email.strip().lower()
+    """The form in which two addresses are the same login, member or rate-limit subject.
+
+    NFKC, then full Unicode case folding, then the Turkic i's folded to ``i``: fullwidth letters
+    are their ASCII selves (U+FF41 is "a"), "ß" is "ss", U+0130 and the dotless U+0131 are "i", and case
+    never matters, in the local part as in the domain. Look-alikes that fold together cannot
+    belong to two people. The stored address keeps the spelling its owner typed (after NFKC, see
+    :mod:`portico.identity.models`); this form is only compared and used in keys.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
+    return folded.replace("i\u0307", "i").replace("\u0131", "i")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from portico import clock, ids, ratelimit
+from portico import clock, ids, keys, ratelimit
 from portico.accounts.security import Effective
 from portico.auth import captcha, passwords
 from portico.auth.policy import check_password
@@ -43,17 +43,9 @@ def _verification_token(user_id: str, address: str) -> tuple[str, dict]:
     return secret, item
 
 
-def _send_verification(address: str, name: str, company: str, language: str, secret: str) -> None:
-    email.send(
-        address,
-        "verify_email",
-        language,
-        {
-            "name": name,
-            "company": company,
-            "link": settings().link("verify-email", secret),
-        },
-    )
+def _send_verification(address: str, name: str, language: str, secret: str) -> None:
+    link = settings().link("verify-email", secret)
+    email.send(address, "verify_email", language, {"name": name}, links={"link": link})
 
 
 def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResult:
@@ -119,7 +111,7 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
     except repository.EmailTaken:
         raise EmailTaken("An account with this email address already exists.") from None
     try:
-        _send_verification(body.email, body.name, body.company, language, secret)
+        _send_verification(body.email, body.name, language, secret)
     except Exception:
         logger.warning("verification email failed; undoing sign-up", extra={"user_id": user_id})
         try:
@@ -150,9 +142,9 @@ def verify_email(body: VerifyEmailRequest) -> None:
 
 def resend_verification(body: ResendVerificationRequest) -> None:
     """Send a fresh link if the address belongs to an unverified user; the answer never tells."""
-    ratelimit.cooldown("verify-resend", body.email.lower(), RESEND_COOLDOWN_SECONDS)
-    ratelimit.quota("verify-resend", body.email.lower(), RESEND_PER_HOUR, 3600)
-    with ratelimit.released_on_failure("verify-resend", body.email.lower()):
+    ratelimit.cooldown("verify-resend", keys.normalise_email(body.email), RESEND_COOLDOWN_SECONDS)
+    ratelimit.quota("verify-resend", keys.normalise_email(body.email), RESEND_PER_HOUR, 3600)
+    with ratelimit.released_on_failure("verify-resend", keys.normalise_email(body.email)):
         _resend(body)
 
 
@@ -164,19 +156,12 @@ def _resend(body: ResendVerificationRequest) -> None:
     # Everything the email needs is read before the link is replaced: once it is, only the email
     # or the undo may fail, and the undo puts the earlier link back.
     user = repository.get_user(user_id) or {}
-    account = repository.get_account(str(credential["account_ids"][0])) if credential.get("account_ids") else None
     secret, token = _verification_token(user_id, address)
     previous = credential.get("verify_token_hash")
     if not repository.replace_verification_token(address, token, previous):
         return  # verified, or another resend won the race: that one sends its own link
     try:
-        _send_verification(
-            address,
-            str(user.get("name", "")),
-            str(account["name"]) if account else "",
-            str(user.get("language", "en")),
-            secret,
-        )
+        _send_verification(address, str(user.get("name", "")), str(user.get("language", "en")), secret)
     except Exception:
         # The earlier link keeps working, as if this resend never happened.
         repository.restore_verification_token(address, token["token_hash"], previous)

@@ -24,10 +24,17 @@ class Attachment:
 
 
 def send(
-    to: str, template: str, language: str, values: dict[str, str], attachments: tuple[Attachment, ...] = ()
+    to: str,
+    template: str,
+    language: str,
+    values: dict[str, str],
+    attachments: tuple[Attachment, ...] = (),
+    *,
+    links: dict[str, str] | None = None,
 ) -> str:
-    """Render ``template`` in ``language`` and send it to ``to``; returns the SES message id."""
-    rendered = render(template, language, values)
+    """Render ``template`` in ``language`` (``values`` are untrusted text, ``links`` Portico's own
+    URLs, see :mod:`portico.notify.templates`) and send it to ``to``; the SES message id."""
+    rendered = render(template, language, values, links)
     message = EmailMessage()
     message["From"] = settings().sender_email
     message["To"] = to
