@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portico.jobs.password_expiry import JOBS
+from portico.jobs import JOBS
 from portico.observability import logger, metrics
 
 

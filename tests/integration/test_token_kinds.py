@@ -83,3 +83,16 @@ def test_portal_token_expires_when_idle(template_env, clock):
     customer = portal_token(idle=600)
     clock.advance(601)
     assert call("/portal/whoami", customer)[0] == 401
+
+
+def test_portal_idle_time_counts_from_the_last_use(template_env, clock):
+    """A portal session in use stays alive past its idle timeout (its last-seen time is refreshed
+    at most once a minute, as a merchant session's), and dies once it is left idle that long."""
+    customer = portal_token(idle=600)
+    for _ in range(3):  # 27 minutes of use, every 9 minutes
+        clock.advance(540)
+        assert call("/portal/whoami", customer)[0] == 200
+    clock.advance(599)
+    assert call("/portal/whoami", customer)[0] == 200
+    clock.advance(600)
+    assert call("/portal/whoami", customer)[0] == 401

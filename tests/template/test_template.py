@@ -76,6 +76,7 @@ def test_functions_get_only_the_actions_they_need(template):
         "dynamodb:DeleteItem",
         "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
         "ses:SendRawEmail",
         "sns:Publish",
         "kms:Encrypt",

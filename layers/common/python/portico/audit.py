@@ -5,6 +5,14 @@ action and its record exist together or not at all. No code path updates or dele
 TTL is not set on them. Each record is written under every account it concerns: a login event of
 a user in two accounts appears in both accounts' logs.
 
+A login may belong to hundreds of accounts, and a transaction holds at most 100 items, so the
+transaction carries the records of the first ``INLINE_ACCOUNTS`` accounts and, when there are
+more, one *fan-out marker* holding the record and the remaining account ids. After the commit,
+:func:`fan_out` copies the record into those accounts in batches and deletes the marker; if that
+fails (an outage right after the commit), the marker stays and the ``audit-fanout`` job finishes
+it. Either way no record is lost, and a copy written twice is the same item (the key is the
+record's own time and id).
+
 One exception keeps the log true rather than merely append-only: a change that is undone because
 its email could not be sent (an invitation during an SES outage) takes its record back with it
 (:func:`withdraw_ops`), since what the record describes never happened.
@@ -19,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portico import clock, ids, keys, store
+from portico.observability import logger, metrics
 
 
 @dataclass(frozen=True)
@@ -47,40 +56,93 @@ def accounts_of(credential: dict[str, Any]) -> list[str]:
     return [str(a) for a in credential.get("account_ids") or []]
 
 
-def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
+INLINE_ACCOUNTS = 10
+FANOUT = "AUDIT_FANOUT"
+
+
+def _record(event: Event) -> tuple[str, str, dict[str, Any]]:
     moment = clock.now()
-    at = clock.iso(moment)
     ordered = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # records within one second keep their order
     event_id = ids.new_id("evt")
     record = {
         "event_id": event_id,
-        "at": at,
+        "at": clock.iso(moment),
         "action": event.action,
         "actor": {k: v for k, v in vars(event.actor).items() if v is not None},
         "target": event.target,
         "ip": event.ip,
         "details": event.details or None,
     }
-    return [
-        store.put_op(
-            {**keys.audit(account_id, ordered, event_id), "account_id": account_id, **record},
-            condition="attribute_not_exists(pk)",
-        )
-        for account_id in account_ids
+    return ordered, event_id, record
+
+
+def _copy(account_id: str, ordered: str, event_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {**keys.audit(account_id, ordered, event_id), "account_id": account_id, **record}
+
+
+def put_ops(event: Event, account_ids: list[str]) -> list[dict]:
+    """The writes that record ``event`` in each account, for the transaction of the change: the
+    records of the first accounts, and a fan-out marker for the rest (see :func:`fan_out`)."""
+    ordered, event_id, record = _record(event)
+    unique = list(dict.fromkeys(account_ids))
+    ops = [
+        store.put_op(_copy(account_id, ordered, event_id, record), condition="attribute_not_exists(pk)")
+        for account_id in unique[:INLINE_ACCOUNTS]
     ]
+    rest = unique[INLINE_ACCOUNTS:]
+    if rest:
+        ops.append(
+            store.put_op(
+                {
+                    **keys.audit_fanout(event_id),
+                    **keys.audit_fanout_index(ordered, event_id),
+                    "ordered": ordered,
+                    "record": record,
+                    "account_ids": rest,
+                },
+                condition="attribute_not_exists(pk)",
+            )
+        )
+    return ops
+
+
+def fan_out(ops: list[dict]) -> None:
+    """After the transaction that wrote ``ops`` committed: copy each marker's record into its
+    accounts, then delete the marker. A failure leaves the marker for the ``audit-fanout`` job."""
+    for op in ops:
+        item = op.get("Put", {}).get("Item", {})
+        if item.get("sk", {}).get("S") != FANOUT:
+            continue
+        try:
+            complete(store.deserialize(item))
+        except Exception:
+            logger.exception("audit fan-out left to the job")
+            metrics.add_metric(name="AuditFanoutDeferred", unit="Count", value=1)
+
+
+def complete(marker: dict[str, Any]) -> int:
+    """Write a marker's copies (idempotent) and delete it; the number of copies written."""
+    record = store.plain(marker["record"])
+    accounts = [str(a) for a in marker["account_ids"]]
+    ordered, event_id = str(marker["ordered"]), str(record["event_id"])
+    store.batch_put([_copy(a, ordered, event_id, record) for a in accounts])
+    store.transact([store.delete_op(keys.audit_fanout(event_id))])
+    return len(accounts)
 
 
 def record(event: Event, account_ids: list[str]) -> None:
-    ops = put_ops(event, account_ids)
-    if ops:
-        store.transact(ops)
+    record_all([event], account_ids)
 
 
 def record_all(events: list[Event], account_ids: list[str]) -> None:
-    """Several records in one transaction; nothing to do for a user without accounts."""
-    ops = [op for event in events for op in put_ops(event, account_ids)]
-    if ops:
-        store.transact(ops)
+    """Records that go with no change of state (refusals, failures): written in batches, so
+    their number is not bounded by a transaction; nothing to do for a user without accounts."""
+    items = []
+    for event in events:
+        ordered, event_id, record = _record(event)
+        items.extend(_copy(a, ordered, event_id, record) for a in dict.fromkeys(account_ids))
+    if items:
+        store.batch_put(items)
 
 
 def withdraw_ops(ops: list[dict]) -> list[dict]:

@@ -8,6 +8,7 @@ repositories translate into domain errors; every other AWS error propagates and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -77,22 +78,51 @@ def get(key: Mapping[str, str], *, consistent: bool = False) -> Item | None:
     return deserialize(raw) if raw else None
 
 
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+BATCH_WRITE_ITEMS = 25  # BatchWriteItem's limit per call
+_BATCH_ROUNDS = 6
+
+
 def batch_get(keys: Sequence[Mapping[str, str]], *, consistent: bool = True) -> list[Item | None]:
-    """Several items in one call, in the order asked (None where missing)."""
+    """Several items, in the order asked (None where missing): one call per 100 keys, and the
+    keys DynamoDB leaves unprocessed asked again."""
     table = _table()
-    request: dict[str, Any] = {table: {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}}
     found: dict[tuple[str, str], Item] = {}
-    for _ in range(5):
-        answer = aws.client("dynamodb").batch_get_item(RequestItems=request)
-        for raw in answer.get("Responses", {}).get(table, []):
-            item = deserialize(raw)
-            found[(item["pk"], item["sk"])] = item
-        request = answer.get("UnprocessedKeys") or {}
-        if not request:
-            break
-    else:
-        raise ClientError({"Error": {"Code": "UnprocessedKeys", "Message": "batch get incomplete"}}, "BatchGetItem")
+    unique = list({(k["pk"], k["sk"]): k for k in keys}.values())
+    for start in range(0, len(unique), BATCH_GET_KEYS):
+        chunk = unique[start : start + BATCH_GET_KEYS]
+        request: dict[str, Any] = {table: {"Keys": [serialize(k) for k in chunk], "ConsistentRead": consistent}}
+        for _ in range(_BATCH_ROUNDS):
+            answer = aws.client("dynamodb").batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(table, []):
+                item = deserialize(raw)
+                found[(item["pk"], item["sk"])] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise ClientError({"Error": {"Code": "UnprocessedKeys", "Message": "batch get incomplete"}}, "BatchGetItem")
     return [found.get((k["pk"], k["sk"])) for k in keys]
+
+
+def batch_put(items: Sequence[Mapping[str, Any]]) -> None:
+    """Unconditional puts, 25 per call, unprocessed items sent again; for writes that need no
+    condition and no atomicity (copies of audit records)."""
+    table = _table()
+    for start in range(0, len(items), BATCH_WRITE_ITEMS):
+        request: dict[str, Any] = {
+            table: [{"PutRequest": {"Item": serialize(i)}} for i in items[start : start + BATCH_WRITE_ITEMS]]
+        }
+        for attempt in range(_BATCH_ROUNDS):
+            answer = aws.client("dynamodb").batch_write_item(RequestItems=request)
+            request = answer.get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(0.02 * 2**attempt)
+        else:
+            raise ClientError(
+                {"Error": {"Code": "UnprocessedItems", "Message": "batch write incomplete"}}, "BatchWriteItem"
+            )
 
 
 def put(
@@ -210,13 +240,19 @@ def delete_op(
     return {"Delete": op}
 
 
-def condition_op(key: Mapping[str, str], condition: str, values: Mapping[str, Any] | None = None) -> dict:
+def condition_op(
+    key: Mapping[str, str],
+    condition: str,
+    values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> dict:
     return {
         "ConditionCheck": {
             "TableName": _table(),
             "Key": serialize(key),
             "ConditionExpression": condition,
             **_values(values),
+            **_names(names),
         }
     }
 

@@ -55,9 +55,18 @@ def me(session: sessions.Session) -> Me:
     credential = store.get(keys.credential(session.email), consistent=True)
     if credential is None or credential["user_id"] != session.user_id:
         raise Unauthenticated("This login no longer exists.")
-    memberships, _ = store.query(
-        "gsi1pk = :u AND begins_with(gsi1sk, :m)", {":u": f"USER#{session.user_id}", ":m": "MEMBER#"}, index="gsi1"
-    )
+    memberships: list[dict[str, Any]] = []
+    start = None
+    while True:  # one page for nearly everyone; a login in hundreds of accounts reads on
+        page, start = store.query(
+            "gsi1pk = :u AND begins_with(gsi1sk, :m)",
+            {":u": f"USER#{session.user_id}", ":m": "MEMBER#"},
+            index="gsi1",
+            start=start,
+        )
+        memberships.extend(page)
+        if not start:
+            break
     phone = credential.get("phone")
     expires = credential.get("password_expires_at")
     return Me(

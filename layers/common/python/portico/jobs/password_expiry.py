@@ -153,6 +153,3 @@ def _expire(item: dict[str, Any], summary: Summary) -> None:
     except Exception as exc:
         summary.failed += 1
         summary.failures.append({"user_id": str(item["user_id"]), "step": "expire", "error": type(exc).__name__})
-
-
-JOBS = {"password-expiry": run}

@@ -9,6 +9,7 @@ session settings, as user sessions do.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from portico import clock, ids, keys, store
 from portico.errors import Unauthenticated
 
 PREFIX = "ptc_"
+TOUCH_INTERVAL = 60
 
 
 @dataclass(frozen=True)
@@ -34,4 +36,13 @@ def authenticate(token: str) -> PortalSession:
     now = int(clock.timestamp())
     if item is None or now >= int(item["expires_at"]) or now - int(item["last_seen_at"]) >= int(item["idle_seconds"]):
         raise Unauthenticated("The portal token is invalid or expired.")
+    if now - int(item["last_seen_at"]) >= TOUCH_INTERVAL:
+        # idle time counts from the last use, refreshed at most once a minute (as merchant sessions)
+        with contextlib.suppress(store.ConditionFailed):
+            store.update(
+                keys.portal_session(token_hash),
+                "SET last_seen_at = :now",
+                condition="attribute_exists(pk) AND last_seen_at < :stale",
+                values={":now": now, ":stale": now - TOUCH_INTERVAL},
+            )
     return PortalSession(token_hash, str(item["account_id"]), str(item["customer_id"]), item)
