@@ -90,14 +90,14 @@ def confirm_enrollment_at_login(body: MfaStepRequest) -> Response[LoginStep]:
 @app.post("/auth/reauthenticate")
 @access.user
 def reauthenticate(body: ReauthenticateRequest) -> Response[None]:
-    mfa.reauthenticate(access.caller(app).session, body, ip=http.meta(app).ip)
+    mfa.reauthenticate(http.session(app), body, ip=http.meta(app).ip)
     return http.no_content()
 
 
 @app.post("/auth/logout")
 @access.user
 def log_out() -> Response[None]:
-    sessions.revoke(access.caller(app).session)
+    sessions.revoke(http.session(app))
     return http.no_content()
 
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel
 
-from portico import access, audit_log, http, ids, pages
+from portico import access, http, ids, pages
+from portico.accounts.models import RightView
+from portico.accounts.rights import Right, catalog
+from portico.audit import log as audit_log
 from portico.identity import invitations, members
 from portico.identity.member_models import (
     Accepted,
@@ -22,7 +24,6 @@ from portico.identity.member_models import (
     MemberList,
     MemberStatus,
 )
-from portico.rights import Right, catalog
 
 app = http.resolver()
 
@@ -31,18 +32,10 @@ Cursor = Annotated[str | None, Query(max_length=pages.MAX_CURSOR_CHARS)]
 Token = Annotated[str, Path(min_length=1, max_length=256)]
 
 
-class RightInfo(BaseModel):
-    id: str
-    name: str
-    description: str
-    requires: list[str]
-    constraint: str | None
-
-
 @app.get("/rights")
 @access.user
-def list_rights() -> list[RightInfo]:
-    return [RightInfo(**info) for info in catalog()]
+def list_rights() -> list[RightView]:
+    return catalog()
 
 
 @app.get("/accounts/<account_id>/users")
@@ -54,47 +47,47 @@ def list_users(
     limit: Limit = pages.DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> MemberList:
-    return members.listing(access.caller(app), mfa_enabled=mfa_enabled, status=status, limit=limit, cursor=cursor)
+    return members.listing(http.caller(app), mfa_enabled=mfa_enabled, status=status, limit=limit, cursor=cursor)
 
 
 @app.post("/accounts/<account_id>/users")
 @access.member(Right.USERS)
 def invite_user(account_id: str, body: InviteRequest) -> Response[Invited]:
-    caller = access.caller(app)
-    scope = f"invite#{account_id}#{caller.session.user_id}"
+    caller = http.caller(app)
+    scope = f"invite#{account_id}#{caller.user_id}"
     return http.idempotent(app, scope, body, lambda: invitations.invite(caller, body, ip=http.meta(app).ip))
 
 
 @app.get("/accounts/<account_id>/users/<user_id>")
 @access.member(Right.USERS)
 def get_user(account_id: str, user_id: str) -> Member:
-    return members.get(access.caller(app), user_id)
+    return members.get(http.caller(app), user_id)
 
 
 @app.patch("/accounts/<account_id>/users/<user_id>")
 @access.member(Right.USERS)
 def change_user(account_id: str, user_id: str, body: MemberChange) -> Member:
-    return members.change(access.caller(app), user_id, body, ip=http.meta(app).ip)
+    return members.change(http.caller(app), user_id, body, ip=http.meta(app).ip)
 
 
 @app.delete("/accounts/<account_id>/users/<user_id>")
 @access.member(Right.USERS)
 def remove_user(account_id: str, user_id: str) -> Response[None]:
-    members.remove(access.caller(app), user_id, ip=http.meta(app).ip)
+    members.remove(http.caller(app), user_id, ip=http.meta(app).ip)
     return http.no_content()
 
 
 @app.post("/accounts/<account_id>/users/<user_id>/invitation")
 @access.member(Right.USERS)
 def resend_invitation(account_id: str, user_id: str) -> Response[dict]:
-    invitations.resend(access.caller(app), user_id, ip=http.meta(app).ip)
+    invitations.resend(http.caller(app), user_id, ip=http.meta(app).ip)
     return http.accepted()
 
 
 @app.post("/accounts/<account_id>/users/<user_id>/mfa-reset")
 @access.member(Right.USERS)
 def reset_user_mfa(account_id: str, user_id: str) -> Response[None]:
-    members.reset_mfa(access.caller(app), user_id, ip=http.meta(app).ip)
+    members.reset_mfa(http.caller(app), user_id, ip=http.meta(app).ip)
     return http.no_content()
 
 

@@ -7,10 +7,11 @@ route decorator::
     @access.member(Right.USERS)
     def get_security(account_id: str) -> SecuritySettings: ...
 
-:func:`install` puts a check in front of request validation (so an anonymous caller learns nothing
-about a body's schema). The check fails closed: a route with no declaration answers 403 and logs
-an error, and the authorization matrix (``tests/integration/test_authorization_matrix.py``) fails
-naming any route that has no entry there or whose declaration disagrees with it.
+:mod:`portico.http` refuses to register a route without a declaration (the module fails to load),
+and runs :func:`check` before anything else of a request, including the validation of its body, so
+an anonymous caller learns nothing about a body's schema. The authorization matrix
+(``tests/integration/test_authorization_matrix.py``) fails naming any route that has no entry
+there or whose declaration disagrees with it.
 
 Rules (contract section 3): a missing, invalid, expired or revoked token is ``401
 unauthenticated``; user and portal tokens are different kinds and never stand in for each other;
@@ -23,37 +24,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from portico import audit, keys, store
+from portico.accounts import repository as accounts
+from portico.accounts.caller import Caller
+from portico.accounts.rights import Right, allows, unavailable
 from portico.auth import sessions
+from portico.auth.sessions import Session
 from portico.errors import Forbidden, NotFound, PorticoError, Unauthenticated, define
 from portico.observability import logger
 from portico.portal import sessions as portal_sessions
-from portico.rights import Right, allows, unavailable
+from portico.portal.sessions import PortalSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "__portico_access__"
-
 
 MfaRequired = define("MfaRequired", 403, "mfa_required", "Second Factor Required")
 
 
 @dataclass(frozen=True)
 class Requirement:
-    kind: str  # "public", "user", "member", "customer"
+    kind: Literal["public", "user", "member", "customer"]
     right: Right | None = None
-
-
-@dataclass(frozen=True)
-class Caller:
-    session: sessions.Session
-    membership: dict[str, Any] | None = None
-    account: dict[str, Any] | None = None
-
-    @property
-    def actor(self) -> audit.Actor:
-        return audit.Actor("user", self.session.user_id, self.session.email)
 
 
 def _declare(requirement: Requirement) -> Callable[[F], F]:
@@ -88,89 +80,64 @@ def requirement_of(func: Callable[..., Any]) -> Requirement | None:
     return getattr(func, _ATTRIBUTE, None)
 
 
+@dataclass(frozen=True)
+class Granted:
+    """Who the access check let in: nobody in particular (public), a merchant user's session, a
+    member of the path's account, or a portal customer."""
+
+    session: Session | None = None
+    caller: Caller | None = None
+    customer: PortalSession | None = None
+
+
 def _bearer(headers: dict[str, str]) -> str | None:
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _check(app: Any) -> None:
-    route = app.context.get("_route")
-    if route is not None and route not in app._static_routes and route not in app._dynamic_routes:
-        raise NotFound("No such resource.")  # the resolver's own not-found route: nothing to protect
-    requirement = requirement_of(route.func) if route else None
-    if requirement is None:
-        logger.error("route declares no access requirement; denied", extra={"route": getattr(route, "path", None)})
-        raise Forbidden("This route is not available.")
+def check(requirement: Requirement, headers: dict[str, str], path_args: dict[str, str], *, route: str = "") -> Granted:
+    """Decide whether a request may reach its route; a PorticoError when it may not, logged as a
+    security event (who was refused what, and why; never the token)."""
+    seen: dict[str, str] = {}
+    try:
+        return _decide(requirement, headers, path_args, seen)
+    except PorticoError as refused:
+        logger.info(
+            "access refused",
+            extra={"code": refused.code, "status": refused.status, "route": route, "user_id": seen.get("user_id")},
+        )
+        raise
+
+
+def _decide(
+    requirement: Requirement, headers: dict[str, str], path_args: dict[str, str], seen: dict[str, str]
+) -> Granted:
     if requirement.kind == "public":
-        return
-    token = _bearer(app.current_event.headers)
+        return Granted()
+    token = _bearer(headers)
     if token is None:
         raise Unauthenticated("Send a session token: Authorization: Bearer <token>.")
     if requirement.kind == "customer":
-        app.append_context(customer=portal_sessions.authenticate(token))
-        return
+        return Granted(customer=portal_sessions.authenticate(token))
     session = sessions.authenticate(token)
-    app.append_context(user_id=session.user_id)  # for the log of a refusal below
-    caller = Caller(session=session)
-    if requirement.kind == "member":
-        account_id = str(app.context.get("_route_args", {}).get("account_id", ""))
-        membership, account = _membership_and_account(account_id, session.user_id)
-        if membership is None or account is None or membership.get("status") != "active":
-            raise NotFound("No such account.")
-        if requirement.right is not None:
-            if not allows(membership, requirement.right):
-                raise Forbidden(f"This needs the right '{requirement.right.value}'.")
-            problem = unavailable(requirement.right, account)  # e.g. payouts after they were switched off
-            if problem:
-                raise Forbidden(problem)
-        if (account.get("security") or {}).get("enforce_mfa") and not session.mfa:
-            raise MfaRequired("This account requires two-factor authentication; log in again with your second factor.")
-        caller = Caller(session=session, membership=membership, account=account)
-    app.append_context(caller=caller)
-
-
-def _membership_and_account(account_id: str, user_id: str) -> tuple[dict | None, dict | None]:
-    if not account_id.startswith("acc_") or len(account_id) > 64:
-        return None, None
-    found = store.batch_get([keys.membership(account_id, user_id), keys.account(account_id)])
-    return found[0], found[1]
-
-
-def install(app: Any) -> None:
-    """Run the access check before the resolver validates the request."""
-    validation = app._request_validation_middleware  # Powertools builds it when validation is on
-
-    def check_then_validate(app: Any, next_middleware: Callable[..., Any]) -> Any:
-        try:
-            _check(app)
-        except PorticoError as refused:
-            # A security event (who was refused what, and why), never the token itself.
-            route = app.context.get("_route")
-            logger.info(
-                "access refused",
-                extra={
-                    "code": refused.code,
-                    "status": refused.status,
-                    "route": getattr(route, "path", None),
-                    "user_id": app.context.get("user_id"),
-                },
-            )
-            raise
-        return validation(app, next_middleware)
-
-    app._request_validation_middleware = check_then_validate
-
-
-def portal_customer(app: Any) -> portal_sessions.PortalSession:
-    found = app.context.get("customer")
-    if found is None:  # a customer route always has one; reaching here is a wiring bug
-        raise Unauthenticated()
-    return found
-
-
-def caller(app: Any) -> Caller:
-    found = app.context.get("caller")
-    if found is None:  # a user/member route always has one; reaching here is a wiring bug
-        raise Unauthenticated()
-    return found
+    seen["user_id"] = session.user_id
+    if requirement.kind == "user":
+        return Granted(session=session)
+    account_id = str(path_args.get("account_id", ""))
+    membership, account = (
+        accounts.membership_and_account(account_id, session.user_id)
+        if account_id.startswith("acc_") and len(account_id) <= 64
+        else (None, None)
+    )
+    if membership is None or account is None or not membership.active:
+        raise NotFound("No such account.")
+    if requirement.right is not None:
+        if not allows(membership, requirement.right):
+            raise Forbidden(f"This needs the right '{requirement.right.value}'.")
+        problem = unavailable(requirement.right, account)  # e.g. payouts after they were switched off
+        if problem:
+            raise Forbidden(problem)
+    if account.security.enforce_mfa and not session.mfa:
+        raise MfaRequired("This account requires two-factor authentication; log in again with your second factor.")
+    return Granted(session=session, caller=Caller(session=session, membership=membership, account=account))

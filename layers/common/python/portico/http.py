@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every handler: the resolver factory, the error mapping, the entry point.
+"""HTTP plumbing shared by every handler: the resolver, the error mapping, the entry point.
 
 A handler module does three things: ``app = http.resolver()``, declares routes that call one
 service each, and ``lambda_handler = http.entry_point(app)``. Everything else lives here, once:
@@ -7,12 +7,22 @@ service each, and ``lambda_handler = http.entry_point(app)``. Everything else li
   echoed (it may be a password or a code);
 * 400 ``malformed_json`` for a body that is not JSON (or not UTF-8), 413 ``payload_too_large``
   before any parsing, 415 for a body that is not JSON, 422 ``validation_error`` with ``errors``
-  (also for JSON nested deeper than 32 levels or numbers of more than 64 digits: no route takes
-  them, and they would cost the parser dearly); media types compare case-insensitively;
+  (also for JSON nested deeper than 32 levels or numbers of more than 64 digits, and for a body
+  that is not a JSON object); media types compare case-insensitively;
 * 503 ``service_unavailable`` for any AWS failure (never a 500);
 * ``Cache-Control: no-store`` on every answer: this API hands out tokens and personal data, and
   no shared cache may keep any of it;
 * Powertools Logger (with the request's correlation id) and Metrics around the handler.
+
+The one seam with Powertools (:class:`Resolver`): a route can only be registered with an access
+declaration (:mod:`portico.access`), and the access check runs before anything else of a request.
+Powertools validates a request before its middlewares run, so the check runs in two public
+places: as a middleware (``app.use``) for a request that passed validation, and first thing in
+the ``RequestValidationError`` handler for one that did not. What this relies on --
+``route()`` is what ``get``/``post``/... call, validation errors reach the exception handlers with
+``app.context["_route"]`` and ``["_route_args"]`` set, and a route's ``func`` is the function
+registered -- is asserted by ``tests/unit/test_powertools_seam.py``, which fails by name when a
+Powertools upgrade changes it.
 """
 
 from __future__ import annotations
@@ -35,18 +45,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from portico import access
+from portico import access, idempotency
+from portico.accounts.caller import Caller
+from portico.auth.sessions import Session
 from portico.errors import (
+    Forbidden,
     InternalError,
     MalformedJson,
     NotFound,
     PayloadTooLarge,
     PorticoError,
     ServiceUnavailable,
+    Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from portico.observability import logger, metrics
+from portico.portal.sessions import PortalSession
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
@@ -88,13 +103,76 @@ def _validation_errors(exc: RequestValidationError) -> PorticoError:
     return ValidationFailed(shaped)
 
 
-def resolver() -> APIGatewayHttpResolver:
-    """A resolver with the error model registered; one per handler module."""
-    # A response that breaks its own model is our bug: raise it (500) instead of blaming the client.
-    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+_REFUSED = "portico.refused"  # a body refused before parsing, answered after the access check
+_GRANTED = "granted"
+
+
+class Resolver(APIGatewayHttpResolver):
+    """The API Gateway HTTP API resolver with validation, in which every route declares its access."""
+
+    def __init__(self) -> None:
+        # A response that breaks its own model is our bug: raise it (500) instead of blaming the client.
+        super().__init__(enable_validation=True, response_validation_error_http_code=500)
+        self.declared: set[Callable[..., Any]] = set()
+
+    def route(self, rule: Any, method: Any, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().route(rule, method, *args, **kwargs)
+
+        def declared(func: Callable[..., Any]) -> Any:
+            if access.requirement_of(func) is None:
+                raise TypeError(f"{method} {rule}: declare who may call it (@access.public, .user, .member, .customer)")
+            self.declared.add(func)
+            return register(func)
+
+        return declared
+
+
+def _validation_errors(exc: RequestValidationError) -> PorticoError:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return MalformedJson("The request body is not valid JSON.")
+    # Only location, message and type: pydantic's "input" may be a password or a code.
+    shaped = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    return ValidationFailed(shaped)
+
+
+def _authorize(app: Resolver) -> None:
+    """The access check of the current route, then any refusal of the body found before parsing;
+    Powertools' own not-found route needs neither. Runs once per request: in the middleware, or in
+    the validation-error handler when validation failed before the middlewares."""
+    route = app.context.get("_route")
+    func = getattr(route, "func", None)
+    if func not in app.declared:
+        return
+    requirement = access.requirement_of(func)
+    if requirement is None:  # registration refuses this; fail closed all the same
+        raise Forbidden("This route is not available.")
+    path_args = dict(app.context.get("_route_args") or {})
+    granted = access.check(requirement, app.current_event.headers, path_args, route=str(getattr(route, "path", "")))
+    app.append_context(**{_GRANTED: granted})
+    refused_body = app.current_event.raw_event.get(_REFUSED)
+    if refused_body is not None:
+        raise refused_body
+
+
+def _access_first(app: Resolver, next_middleware: Callable[..., Any]) -> Any:
+    _authorize(app)
+    return next_middleware(app)
+
+
+def resolver() -> Resolver:
+    """A resolver with the error model and the access check; one per handler module."""
+    app = Resolver()
 
     @app.exception_handler(RequestValidationError)
     def _on_validation(exc: RequestValidationError) -> Response:
+        try:
+            _authorize(app)  # validation runs before middlewares: refuse the caller first
+        except PorticoError as refused:
+            return problem(refused)
         return problem(_validation_errors(exc))
 
     @app.exception_handler(ResponseValidationError)
@@ -125,34 +203,39 @@ def resolver() -> APIGatewayHttpResolver:
     def _on_not_found(exc: Exception) -> Response:
         return problem(NotFound("No such resource."))
 
-    _bodies_are_objects(app)
-    access.install(app)  # wraps the above: the access check runs first
+    app.use(middlewares=[_access_first])
     return app
 
 
-def _bodies_are_objects(app: APIGatewayHttpResolver) -> None:
-    """Refuse a JSON array where a route takes a body (422, like any other body of the wrong type).
+def _granted(app: Resolver) -> access.Granted:
+    granted = app.context.get(_GRANTED)
+    if granted is None:  # every declared route passed the check; reaching here is a wiring bug
+        raise Unauthenticated()
+    return granted
 
-    Powertools unwraps a list to its first element for fields that are not sequences (meant for
-    repeated form and query values), so ``[{...}]`` would pass as ``{...}``. Every body of this API
-    is a JSON object.
-    """
-    validation = app._request_validation_middleware
 
-    def check_then_validate(app: APIGatewayHttpResolver, next_middleware: Callable[..., Any]) -> Any:
-        route = app.context.get("_route")
-        if getattr(getattr(route, "dependant", None), "body_params", None):
-            try:
-                body = app.current_event.json_body
-            except ValueError:
-                body = None  # not JSON: the validation answers malformed_json
-            if isinstance(body, list):
-                raise RequestValidationError(
-                    [{"type": "model_type", "loc": ("body",), "msg": "Input should be an object", "input": None}]
-                )
-        return validation(app, next_middleware)
+def caller(app: Resolver) -> Caller:
+    """The member acting on a ``@access.member`` route."""
+    found = _granted(app).caller
+    if found is None:
+        raise Unauthenticated()
+    return found
 
-    app._request_validation_middleware = check_then_validate
+
+def session(app: Resolver) -> Session:
+    """The merchant user's session on a ``@access.user`` or ``@access.member`` route."""
+    found = _granted(app).session
+    if found is None:
+        raise Unauthenticated()
+    return found
+
+
+def customer(app: Resolver) -> PortalSession:
+    """The portal customer on a ``@access.customer`` route."""
+    found = _granted(app).customer
+    if found is None:
+        raise Unauthenticated()
+    return found
 
 
 @dataclass(frozen=True)
@@ -176,8 +259,6 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
 
 def idempotent(app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel]) -> Response:
     """201 with what ``create`` made, once per ``Idempotency-Key`` (a repeat gets the first answer)."""
-    from portico import idempotency
-
     key = app.current_event.headers.get(idempotency.HEADER)
     # The record compares a digest of the body without its secrets: a fast hash of a password
     # would be a gift to whoever reads the table, and a fresh captcha token is not a new request.
@@ -213,7 +294,8 @@ def accepted() -> Response:
 
 
 def _precheck(event: dict[str, Any]) -> PorticoError | None:
-    """Reject what must never reach the resolver: huge, non-UTF-8 or non-JSON bodies."""
+    """Reject what must never reach the resolver: huge, non-UTF-8 or non-JSON bodies. A JSON body
+    of a shape no route takes is kept from the parser too, and refused after the access check."""
     body = event.get("body")
     if body is None or body == "":
         return None
@@ -243,7 +325,10 @@ def _precheck(event: dict[str, Any]) -> PorticoError | None:
         for name in [k for k in headers if k.lower() == "content-type"]:
             del headers[name]
         headers["content-type"] = "application/json" + (f";{parameters}" if parameters else "")
-    return _json_shape(text)
+    refused = _json_shape(text)
+    if refused is not None:
+        event["body"], event[_REFUSED] = "{}", refused
+    return None
 
 
 class _Refused(ValueError):
@@ -269,10 +354,11 @@ def _depth(value: Any) -> int:
 
 
 def _json_shape(text: str) -> PorticoError | None:
-    """Refuse JSON that no route of this API takes but that would cost a parser dearly, before
-    anything parses it: nesting deeper than ``MAX_JSON_DEPTH`` (the standard parser recurses) and
-    numbers with more than ``MAX_INT_DIGITS`` digits (Python's int conversion is quadratic and
-    capped). Any other fault of the body is the resolver's to answer, after the access check."""
+    """Refuse JSON that no route of this API takes: nesting deeper than ``MAX_JSON_DEPTH`` (the
+    standard parser recurses) and numbers with more than ``MAX_INT_DIGITS`` digits (Python's int
+    conversion is quadratic and capped), which would cost the parser dearly, and anything but an
+    object (Powertools would take ``[{...}]`` for ``{...}``). Any other fault of the body is the
+    resolver's to answer."""
     if not text.strip():
         return None
     try:
@@ -285,11 +371,13 @@ def _json_shape(text: str) -> PorticoError | None:
         return None  # not JSON: 400 malformed_json, once the caller passed the access check
     if _depth(value) > MAX_JSON_DEPTH:
         return _shape_error(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(value, dict):
+        return _shape_error("Input should be an object", kind="model_type")
     return None
 
 
-def _shape_error(message: str) -> PorticoError:
-    return ValidationFailed([{"loc": ["body"], "msg": message, "type": "value_error"}])
+def _shape_error(message: str, kind: str = "value_error") -> PorticoError:
+    return ValidationFailed([{"loc": ["body"], "msg": message, "type": kind}])
 
 
 def entry_point(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -1,28 +1,29 @@
-"""Key builders for the single table, and the access patterns they serve.
+"""Key builders for the single table, and the access patterns they serve: the only module that
+knows a key prefix.
 
 Every item has ``pk`` and ``sk``; some carry ``gsi1pk``/``gsi1sk`` for the one secondary index.
-``ttl`` (epoch seconds) only cleans up: code always checks expiry itself.
-
-Access patterns:
+``ttl`` (epoch seconds) only cleans up: code always checks expiry itself. Queries are built here
+too (:class:`Query`), so a ``begins_with`` pattern is spelled once, next to the key it reads.
 
 =====================================  ====================================================
 pattern                                key
 =====================================  ====================================================
 user profile by id                     pk=USER#<user_id>          sk=PROFILE
-login credential by email (unique)     pk=EMAIL#<email lower>     sk=CREDENTIAL
+login credential by email (unique)     pk=EMAIL#<email folded>    sk=CREDENTIAL
 passwords expiring on a day            gsi1pk=PWEXP#<yyyy-mm-dd>  gsi1sk=<user_id>
 account by id                          pk=ACCOUNT#<account_id>    sk=ACCOUNT
 membership of a user in an account     pk=ACCOUNT#<account_id>    sk=MEMBER#<user_id>
 members of an account                  pk=ACCOUNT#<account_id>    sk begins_with MEMBER#
-member by email, unique per account    pk=ACCOUNT#<account_id>    sk=MEMBER_EMAIL#<email lower>
+member by email, unique per account    pk=ACCOUNT#<account_id>    sk=MEMBER_EMAIL#<email folded>
 accounts of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with MEMBER#
-one-time token by its hash             pk=TOKEN#<sha256>          sk=TOKEN
+one-time link by its hash              pk=TOKEN#<sha256>          sk=TOKEN
 login challenge by its hash            pk=CHALLENGE#<sha256>      sk=CHALLENGE
 session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
 portal session by its token's hash     pk=PORTAL_SESSION#<sha256> sk=SESSION
 sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
 audit records of an account, by time   pk=AUDIT#<account_id>      sk=<iso time>#<event id>
-audit records still to fan out         gsi1pk=AUDIT_FANOUT        gsi1sk=<iso time>#<event id>
+audit record still to fan out          pk=AUDIT_FANOUT#<event id> sk=AUDIT_FANOUT
+audit records still to fan out        gsi1pk=AUDIT_FANOUT        gsi1sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
 =====================================  ====================================================
 """
@@ -30,85 +31,182 @@ rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+Key = dict[str, str]
+
+INDEX = "gsi1"
 
 
-def user(user_id: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Query:
+    """A key condition on the table or its index, ready for :func:`portico.store.query`."""
+
+    condition: str
+    values: dict[str, Any]
+    index: str | None = None
+    partition: str = ""  # the partition it reads: a cursor may only continue this one
+    prefix: str = ""  # the sort-key prefix it reads
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def _starting(partition_attr: str, sort_attr: str, partition: str, prefix: str, index: str | None) -> Query:
+    return Query(
+        f"{partition_attr} = :p AND begins_with({sort_attr}, :s)",
+        {":p": partition, ":s": prefix},
+        index=index,
+        partition=partition,
+        prefix=prefix,
+    )
+
+
+# ----------------------------------------------------------------- logins and users
+
+
+def user(user_id: str) -> Key:
     return {"pk": f"USER#{user_id}", "sk": "PROFILE"}
 
 
-def credential(email: str) -> dict[str, str]:
+def credential(email: str) -> Key:
     """The login credential, keyed by the login name so a login step reads one item; its
     conditional creation is also what keeps emails unique."""
     return {"pk": f"EMAIL#{normalise_email(email)}", "sk": "CREDENTIAL"}
 
 
-def expiry_index(day: str, user_id: str) -> dict[str, str]:
+def expiry_index(day: str, user_id: str) -> Key:
     return {"gsi1pk": f"PWEXP#{day}", "gsi1sk": user_id}
 
 
-def account(account_id: str) -> dict[str, str]:
+def expiring_on(day: str) -> Query:
+    """Credentials whose password expires on ``day`` (``yyyy-mm-dd``)."""
+    partition = f"PWEXP#{day}"
+    return Query("gsi1pk = :p", {":p": partition}, index=INDEX, partition=partition)
+
+
+# ----------------------------------------------------------------- accounts and memberships
+
+
+def account(account_id: str) -> Key:
     return {"pk": f"ACCOUNT#{account_id}", "sk": "ACCOUNT"}
 
 
-def membership(account_id: str, user_id: str) -> dict[str, str]:
+def membership(account_id: str, user_id: str) -> Key:
     return {"pk": f"ACCOUNT#{account_id}", "sk": f"MEMBER#{user_id}"}
 
 
-def member_email(account_id: str, email: str) -> dict[str, str]:
+def members_of(account_id: str) -> Query:
+    """The memberships of an account, by user id."""
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", "MEMBER#", None)
+
+
+def member_email(account_id: str, email: str) -> Key:
     """The guard that makes an email a member of an account at most once (invitations race)."""
     return {"pk": f"ACCOUNT#{account_id}", "sk": f"MEMBER_EMAIL#{normalise_email(email)}"}
 
 
-def membership_index(account_id: str, user_id: str) -> dict[str, str]:
+def membership_index(account_id: str, user_id: str) -> Key:
     """The GSI attributes that list a user's memberships."""
     return {"gsi1pk": f"USER#{user_id}", "gsi1sk": f"MEMBER#{account_id}"}
 
 
-def token(token_hash: str) -> dict[str, str]:
+def memberships_of(user_id: str) -> Query:
+    """The memberships of a login, by account id."""
+    return _starting("gsi1pk", "gsi1sk", f"USER#{user_id}", "MEMBER#", INDEX)
+
+
+# ----------------------------------------------------------------- tokens
+
+
+def token(token_hash: str) -> Key:
     return {"pk": f"TOKEN#{token_hash}", "sk": "TOKEN"}
 
 
-def challenge(challenge_hash: str) -> dict[str, str]:
+def challenge(challenge_hash: str) -> Key:
     return {"pk": f"CHALLENGE#{challenge_hash}", "sk": "CHALLENGE"}
 
 
-def session(token_hash: str) -> dict[str, str]:
+def session(token_hash: str) -> Key:
     return {"pk": f"SESSION#{token_hash}", "sk": "SESSION"}
 
 
-def portal_session(token_hash: str) -> dict[str, str]:
+def portal_session(token_hash: str) -> Key:
     return {"pk": f"PORTAL_SESSION#{token_hash}", "sk": "SESSION"}
 
 
-def session_index(user_id: str, session_id: str) -> dict[str, str]:
+def session_index(user_id: str, session_id: str) -> Key:
     return {"gsi1pk": f"USER#{user_id}", "gsi1sk": f"SESSION#{session_id}"}
 
 
-def audit(account_id: str, at: str, event_id: str) -> dict[str, str]:
+def sessions_of(user_id: str) -> Query:
+    """The merchant sessions of a login (eventually consistent: the index)."""
+    return _starting("gsi1pk", "gsi1sk", f"USER#{user_id}", "SESSION#", INDEX)
+
+
+def token_hash_of(key: Key) -> str:
+    """The token hash a session or challenge key was built from."""
+    return key["pk"].split("#", 1)[1]
+
+
+# ----------------------------------------------------------------- audit
+
+
+def audit(account_id: str, at: str, event_id: str) -> Key:
     return {"pk": f"AUDIT#{account_id}", "sk": f"{at}#{event_id}"}
 
 
-def audit_fanout(event_id: str) -> dict[str, str]:
+def audit_of(account_id: str) -> Query:
+    """An account's audit records, by time."""
+    partition = f"AUDIT#{account_id}"
+    return Query("pk = :p", {":p": partition}, partition=partition)
+
+
+def audit_fanout(event_id: str) -> Key:
     """A record to copy into more accounts than one transaction holds (see :mod:`portico.audit`)."""
     return {"pk": f"AUDIT_FANOUT#{event_id}", "sk": "AUDIT_FANOUT"}
 
 
-def audit_fanout_index(ordered: str, event_id: str) -> dict[str, str]:
+def audit_fanout_index(ordered: str, event_id: str) -> Key:
     return {"gsi1pk": "AUDIT_FANOUT", "gsi1sk": f"{ordered}#{event_id}"}
 
 
-def rate(scope: str, subject: str, window: str) -> dict[str, str]:
+def audit_fanouts_before(ordered: str) -> Query:
+    """Fan-out markers written before ``ordered`` (an ISO time without its ``Z``)."""
+    return Query(
+        "gsi1pk = :p AND gsi1sk < :before",
+        {":p": "AUDIT_FANOUT", ":before": ordered},
+        index=INDEX,
+        partition="AUDIT_FANOUT",
+    )
+
+
+# ----------------------------------------------------------------- rate limits
+
+
+def rate(scope: str, subject: str, window: str) -> Key:
     return {"pk": f"RATE#{scope}#{subject}", "sk": window}
+
+
+def is_rate_counter(key: Key) -> bool:
+    return key["pk"].startswith("RATE#")
+
+
+# ----------------------------------------------------------------- email addresses
 
 
 def normalise_email(email: str) -> str:
     """The form in which two addresses are the same login, member or rate-limit subject.
 
-    NFKC, then full Unicode case folding, then the Turkic i's folded to ``i``: fullwidth letters
-    are their ASCII selves (U+FF41 is "a"), "ß" is "ss", U+0130 and the dotless U+0131 are "i", and case
-    never matters, in the local part as in the domain. Look-alikes that fold together cannot
-    belong to two people. The stored address keeps the spelling its owner typed (after NFKC, see
-    :mod:`portico.identity.models`); this form is only compared and used in keys.
+    The local part: NFKC, then full Unicode case folding, then the Turkic i's folded to ``i`` --
+    fullwidth letters are their ASCII selves (U+FF41 is "a"), "ß" is "ss", U+0130 and the dotless
+    U+0131 are "i", and case never matters. Look-alikes that fold together cannot belong to two
+    people. The domain: NFKC and lower case only, because case folding would merge domains that
+    IDNA keeps apart ("straße.de" and "strasse.de" are two domains). The stored address keeps the
+    spelling its owner typed (after NFKC, see :mod:`portico.fields`); this form is only compared
+    and used in keys.
     """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
-    return folded.replace("i\u0307", "i").replace("\u0131", "i")
+    local, at, domain = unicodedata.normalize("NFKC", email.strip()).rpartition("@")
+    if not at:
+        local, domain = domain, ""
+    folded = unicodedata.normalize("NFKC", local.casefold()).replace("i\u0307", "i").replace("\u0131", "i")
+    return f"{folded}@{domain.lower()}" if at else folded

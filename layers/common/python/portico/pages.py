@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from portico.errors import ValidationFailed
+from portico.keys import Query
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -24,8 +25,10 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, pk: str, sk_prefix: str) -> dict[str, str]:
-    """The key a cursor stands for, if it continues the list in partition ``pk``."""
+def decode_cursor(cursor: str, listing: Query) -> dict[str, str]:
+    """The key a cursor stands for, if it continues the list ``listing`` reads (its partition and
+    sort-key prefix)."""
+    pk, sk_prefix = listing.partition, listing.prefix
     key: Any = None
     if len(cursor) <= MAX_CURSOR_CHARS:
         try:

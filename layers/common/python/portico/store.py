@@ -1,9 +1,9 @@
 """Access to the single DynamoDB table: the only module that speaks DynamoDB's wire format.
 
-Repositories (one per domain) build their items with :mod:`portico.keys` and call these
-functions. Condition failures become :class:`ConditionFailed` / :class:`TransactionFailed`, which
-repositories translate into domain errors; every other AWS error propagates and becomes a 503 in
-:mod:`portico.http`.
+Repositories (one per domain, and nothing else) build their items with :mod:`portico.keys` and
+call these functions; they hand typed records to the services above them. Condition failures
+become :class:`ConditionFailed` / :class:`TransactionFailed`, which repositories translate into
+domain answers; every other AWS error propagates and becomes a 503 in :mod:`portico.http`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from portico import aws
+from portico import aws, keys
 from portico.config import settings
 
 _ser = TypeSerializer()
@@ -166,25 +166,22 @@ def update(
 
 
 def query(
-    key_condition: str,
-    values: Mapping[str, Any],
+    query: keys.Query,
     *,
-    index: str | None = None,
     limit: int | None = None,
     forward: bool = True,
     start: Mapping[str, Any] | None = None,
-    names: Mapping[str, str] | None = None,
 ) -> tuple[list[Item], Item | None]:
     """One page of a query: the items and the key to continue from (None at the end)."""
     args: dict[str, Any] = {
         "TableName": _table(),
-        "KeyConditionExpression": key_condition,
+        "KeyConditionExpression": query.condition,
         "ScanIndexForward": forward,
-        **_values(values),
-        **_names(names),
+        **_values(query.values),
+        **_names(query.names),
     }
-    if index:
-        args["IndexName"] = index
+    if query.index:
+        args["IndexName"] = query.index
     if limit:
         args["Limit"] = limit
     if start:
@@ -192,6 +189,17 @@ def query(
     answer = aws.client("dynamodb").query(**args)
     last = answer.get("LastEvaluatedKey")
     return [deserialize(i) for i in answer.get("Items", [])], (deserialize(last) if last else None)
+
+
+def query_all(wanted: keys.Query) -> list[Item]:
+    """Every item a query finds, page after page."""
+    found: list[Item] = []
+    start = None
+    while True:
+        page, start = query(wanted, start=start)
+        found.extend(page)
+        if not start:
+            return found
 
 
 # ----------------------------------------------------------------- transactions
@@ -267,6 +275,15 @@ def transact(ops: Sequence[dict]) -> None:
             if "ConditionalCheckFailed" in reasons and all(r in ("None", "ConditionalCheckFailed") for r in reasons):
                 raise TransactionFailed(reasons) from None
         raise
+
+
+def try_transact(ops: Sequence[dict]) -> bool:
+    """All or nothing; False when a condition did not hold (nothing was written)."""
+    try:
+        transact(ops)
+    except TransactionFailed:
+        return False
+    return True
 
 
 def _raise_condition(exc: ClientError) -> None:

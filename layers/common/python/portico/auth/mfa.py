@@ -15,17 +15,19 @@ Stored on the user's credential:
 * ``recovery_hashes``: SHA-256 of the 10 single-use recovery codes (118 random bits each); using
   one removes it with a condition on its value, so it works once, also in parallel.
 
-Wrong codes count in the login lockout exactly as wrong passwords do.
+Wrong codes count in the login lockout exactly as wrong passwords do (:mod:`portico.auth.attempts`).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from portico import audit, clock, ids, keys, secrets_at_rest, store
-from portico.auth import hashing, lockout, login, repository, sessions, totp
+from portico import audit, clock, ids, secrets_at_rest
+from portico.auth import attempts, hashing, login, notices, repository, sessions, totp
+from portico.auth.credentials import Credential
 from portico.auth.models import (
     Enrollment,
     LoginStep,
@@ -36,28 +38,19 @@ from portico.auth.models import (
     RecoveryCodes,
     RemoveTotpRequest,
 )
-from portico.auth.passwords import InvalidCode, InvalidCredentials, notify
+from portico.auth.passwords import InvalidCode, InvalidCredentials
 from portico.errors import define
 from portico.observability import metrics
 
 RECOVERY_CODES = 10
 PENDING_SECONDS = 15 * 60
 
-
 CodeAlreadyUsed = define("CodeAlreadyUsed", 401, "code_already_used", "Code Already Used")
-
-
 ReauthenticationRequired = define(
     "ReauthenticationRequired", 403, "reauthentication_required", "Reauthentication Required"
 )
-
-
 MfaAlreadyEnabled = define("MfaAlreadyEnabled", 409, "mfa_already_enabled", "Two-Factor Authentication Already Enabled")
-
-
 NoPendingEnrollment = define("NoPendingEnrollment", 409, "no_pending_enrollment", "No Pending Enrollment")
-
-
 MfaEnforced = define("MfaEnforced", 409, "mfa_enforced", "Two-Factor Authentication Enforced")
 
 
@@ -83,10 +76,10 @@ def _recovery_hash(code: str) -> str:
     return ids.digest("recovery:" + "-".join(plain[i : i + 6] for i in range(0, len(plain), 6)))
 
 
-def _enrollment(credential: dict[str, Any], started_by: str) -> tuple[Enrollment, dict[str, Any]]:
+def _enrollment(credential: Credential, started_by: str) -> tuple[Enrollment, dict[str, Any]]:
     secret = totp.new_secret()
-    uri = totp.otpauth_uri(secret, str(credential["email"]))
-    sealed = secrets_at_rest.seal(secret, user_id=str(credential["user_id"]))
+    uri = totp.otpauth_uri(secret, credential.email)
+    sealed = secrets_at_rest.seal(secret, user_id=credential.user_id)
     fields = {
         "totp_pending_sealed": sealed,
         "totp_pending_expires": int(clock.timestamp()) + PENDING_SECONDS,
@@ -95,25 +88,33 @@ def _enrollment(credential: dict[str, Any], started_by: str) -> tuple[Enrollment
     return Enrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri)), fields
 
 
+def _started_by_challenge(secret: str) -> str:
+    return "challenge:" + ids.digest(secret)
+
+
+def _started_by_session(session: sessions.Session) -> str:
+    return "session:" + session.session_id
+
+
 @dataclass(frozen=True)
 class Proof:
     """A verified second factor and the conditional update that spends it."""
 
     kind: str  # "totp" or "recovery"
-    fields: dict[str, Any]
-    remove: tuple[str, ...]
-    condition: str
-    values: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    condition: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
 
 
-def _prove(credential: dict[str, Any], code: str, *, ip: str, sealed_field: str = "totp_sealed") -> Proof | None:
-    now = clock.timestamp()
-    sealed = credential.get(sealed_field)
+def _prove(credential: Credential, code: str, *, ip: str, pending: bool = False) -> Proof | None:
+    """Which factor ``code`` proves (the pending secret's code when ``pending``), or None."""
+    sealed = credential.totp_pending_sealed if pending else credential.totp_sealed
     if sealed:
-        secret = secrets_at_rest.unseal(str(sealed), user_id=str(credential["user_id"]))
-        step = totp.match_step(secret, code, now)
+        secret = secrets_at_rest.unseal(sealed, user_id=credential.user_id)
+        step = totp.match_step(secret, code, clock.timestamp())
         if step is not None:
-            if step <= int(credential.get("totp_last_step", -1)):
+            if step <= (credential.totp_last_step if credential.totp_last_step is not None else -1):
                 raise replayed(credential, ip)
             return Proof(
                 "totp",
@@ -122,11 +123,10 @@ def _prove(credential: dict[str, Any], code: str, *, ip: str, sealed_field: str 
                 "attribute_not_exists(totp_last_step) OR totp_last_step < :step",
                 {":step": step},
             )
-    if sealed_field == "totp_sealed":
-        hashes = list(credential.get("recovery_hashes") or [])
+    if not pending:
         wanted = _recovery_hash(code)
-        if wanted in hashes:
-            index = hashes.index(wanted)
+        if wanted in credential.recovery_hashes:
+            index = credential.recovery_hashes.index(wanted)
             return Proof(
                 "recovery", {}, (f"recovery_hashes[{index}]",), f"recovery_hashes[{index}] = :rc", {":rc": wanted}
             )
@@ -134,54 +134,32 @@ def _prove(credential: dict[str, Any], code: str, *, ip: str, sealed_field: str 
     return None
 
 
-def _failed(credential: dict[str, Any], before: lockout.State, ip: str, action: str) -> InvalidCode:
-    now = clock.timestamp()
-    failed = before.after_failure(now)
-    events = [audit.Event(action, audit.actor_of(credential), None, ip, {"reason": "invalid_code"})]
-    if failed.locked_for(now):
-        events.append(
-            audit.Event("login.locked", audit.actor_of(credential), None, ip, {"failures": failed.failed_count})
-        )
-    audit.record_all(events, audit.accounts_of(credential))
-    return InvalidCode("The code is not correct.")
-
-
-def _attempt(credential: dict[str, Any], ip: str) -> lockout.State:
-    """Count a code attempt in the login lockout before checking it."""
-    for _ in range(8):
-        state = lockout.State.of(credential)
-        wait = state.locked_for(clock.timestamp())
-        if wait:
-            raise login.too_many(wait)
-        if repository.record_attempt(
-            keys.credential(str(credential["email"])),
-            int(credential["version"]),
-            state.after_failure(clock.timestamp()).to_item(),
-        ):
-            return state
-        login.backoff()
-        credential.update(repository.get_credential(str(credential["email"])) or {})
-    raise login.too_many(1)
-
-
-def _activate(credential: dict[str, Any], code: str, ip: str) -> tuple[Proof, list[str], dict[str, Any]]:
-    """Check a code against the pending secret (counted in the lockout); on success the proof, the
-    new recovery codes to show once, and the fields that turn 2FA on."""
-    before = _attempt(credential, ip)
-    proof = _prove(credential, code, ip=ip, sealed_field="totp_pending_sealed")
+def _checked(
+    credential: Credential, code: str, ip: str, action: str, moved: Callable[[], Exception], *, pending: bool = False
+) -> Proof:
+    """Count the check in the lockout, then make it; ``401 invalid_code`` (audited) if it fails.
+    The check is made against the credential in the state the caller read (``moved()`` if that
+    changed meanwhile), and the step's write is conditional on that state too."""
+    credential, before = attempts.begin_known(credential, moved)
+    proof = _prove(credential, code, ip=ip, pending=pending)
     if proof is None:
-        raise _failed(credential, before, ip, "mfa.enrollment_failed")
+        attempts.failed(credential, before, ip=ip, action=action, reason="invalid_code")
+        raise InvalidCode("The code is not correct.")
+    return proof
+
+
+def _enabled(credential: Credential) -> tuple[list[str], dict[str, Any]]:
+    """New recovery codes to show once, and the fields that turn 2FA on (a new state)."""
     shown, hashes = _recovery_codes()
-    enabled = {
+    return shown, {
         **repository.moved_on(credential),
         "mfa_enabled": True,
-        "totp_sealed": credential["totp_pending_sealed"],
+        "totp_sealed": credential.totp_pending_sealed,
         "recovery_hashes": hashes,
     }
-    return proof, shown, enabled
 
 
-def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
+def _spend(credential: Credential, proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
     fields = {**proof.fields, **(extra or {})}
     return repository.success_ops(
         credential,
@@ -193,12 +171,29 @@ def _spend(credential: dict[str, Any], proof: Proof, extra: dict[str, Any] | Non
     )
 
 
-def replayed(credential: dict[str, Any], ip: str | None = None) -> CodeAlreadyUsed:
+def _commit(ops: list[dict], records: audit.Records, conflict: Callable[[], Exception]) -> None:
+    """Write a change with its records; ``conflict()`` is raised when a condition no longer held."""
+    if not repository.write([*ops, *records.ops]):
+        raise conflict()
+    audit.fan_out(records)
+
+
+def _challenge_gone() -> Exception:
+    return login.InvalidChallenge("The challenge is invalid or expired; log in again.")
+
+
+def _setup_gone() -> Exception:
+    return NoPendingEnrollment("The setup changed meanwhile; start it again.")
+
+
+def _changed() -> Exception:
+    return InvalidCredentials("Your login changed meanwhile; try again.")
+
+
+def replayed(credential: Credential, ip: str | None = None) -> Exception:
     """A code used a second time: counted, audited, refused."""
     metrics.add_metric(name="TotpReplays", unit="Count", value=1)
-    audit.record_all(
-        [audit.Event("mfa.replay_refused", audit.actor_of(credential), None, ip)], audit.accounts_of(credential)
-    )
+    audit.record(audit.Event("mfa.replay_refused", attempts.actor(credential), None, ip), credential.account_ids)
     return CodeAlreadyUsed("This code was already used; wait for the next one.")
 
 
@@ -207,10 +202,7 @@ def replayed(credential: dict[str, Any], ip: str | None = None) -> CodeAlreadyUs
 
 def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
     _, credential, consume = login.take_challenge(body.challenge, "mfa")
-    before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, ip=ip)
-    if proof is None:
-        raise _failed(credential, before, ip, "login.failed")
+    proof = _checked(credential, body.code, ip, "login.failed", _challenge_gone)
     try:
         return login.finish(
             credential,
@@ -224,51 +216,39 @@ def second_factor(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginSte
         raise replayed(credential, ip) from None
 
 
-def _pending_for_challenge(secret: str) -> str:
-    return "challenge:" + ids.digest(secret)
-
-
-def _pending_for_session(session: sessions.Session) -> str:
-    return "session:" + session.session_id
-
-
 def enrollment_at_login(body: MfaEnrollmentRequest) -> Enrollment:
     """Start enrolling at login: only a login without a second factor, in the state the challenge
     was issued for (a second challenge cannot replace a factor the first one enrolled)."""
     _, credential, _ = login.take_challenge(body.challenge, "mfa_enrollment")
-    enrollment, fields = _enrollment(credential, _pending_for_challenge(body.challenge))
+    enrollment, fields = _enrollment(credential, _started_by_challenge(body.challenge))
     state, values = repository.same_state(credential)
-    try:
-        store.transact(
-            [
-                repository.update_op(
-                    str(credential["email"]),
-                    fields,
-                    condition=f"{state} AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :false)",
-                    values={**values, ":false": False},
-                )
-            ]
-        )
-    except store.TransactionFailed:
-        raise login.InvalidChallenge("The challenge is invalid or expired; log in again.") from None
+    pending = repository.update_op(
+        credential.email,
+        fields,
+        condition=f"{state} AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :false)",
+        values={**values, ":false": False},
+    )
+    if not repository.write([pending]):
+        raise login.InvalidChallenge("The challenge is invalid or expired; log in again.")
     return enrollment
 
 
 def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> LoginStep:
     _, credential, consume = login.take_challenge(body.challenge, "mfa_enrollment")
-    pending = int(credential.get("totp_pending_expires", 0)) > clock.timestamp() and credential.get(
-        "totp_pending_for"
-    ) == _pending_for_challenge(body.challenge)
-    if not pending:
+    if (credential.totp_pending_expires or 0) <= clock.timestamp() or credential.totp_pending_for != (
+        _started_by_challenge(body.challenge)
+    ):
         raise login.InvalidChallenge("Start the enrollment again: the setup has expired or was replaced.")
-    proof, shown, enabled = _activate(credential, body.code, ip)
+    proof = _checked(credential, body.code, ip, "mfa.enrollment_failed", _challenge_gone, pending=True)
+    shown, enabled = _enabled(credential)
     event = audit.Event(
-        "mfa.enabled", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"at_login": True}
+        "mfa.enabled", attempts.actor(credential), {"user_id": credential.user_id}, ip, {"at_login": True}
     )
+    records = audit.records(event, credential.account_ids)
     try:
         step = login.finish(
             credential,
-            [consume, *_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))],
+            [consume, *_spend(credential, proof, enabled), *records.ops],
             ip=ip,
             user_agent=user_agent,
             mfa=True,
@@ -276,7 +256,8 @@ def confirm_at_login(body: MfaStepRequest, *, ip: str, user_agent: str) -> Login
         )
     except InvalidCredentials:
         raise login.InvalidChallenge("The challenge is invalid or expired; log in again.") from None
-    notify(credential, "mfa_enabled", {})
+    audit.fan_out(records)
+    notices.send(credential, "mfa_enabled")
     return step.model_copy(update={"recovery_codes": shown})
 
 
@@ -288,9 +269,9 @@ def _fresh(session: sessions.Session) -> None:
         raise ReauthenticationRequired("Confirm your password (and code) first: POST /auth/reauthenticate.")
 
 
-def _credential(session: sessions.Session) -> dict[str, Any]:
+def _credential(session: sessions.Session) -> Credential:
     credential = repository.get_credential(session.email)
-    if credential is None or credential["user_id"] != session.user_id:
+    if credential is None or credential.user_id != session.user_id:
         raise InvalidCredentials("This login no longer exists.")
     return credential
 
@@ -298,112 +279,93 @@ def _credential(session: sessions.Session) -> dict[str, Any]:
 def start(session: sessions.Session) -> Enrollment:
     _fresh(session)
     credential = _credential(session)
-    if credential.get("mfa_enabled"):
+    if credential.mfa_enabled:
         raise MfaAlreadyEnabled("Two-factor authentication is already on; remove it first to set it up again.")
-    enrollment, fields = _enrollment(credential, _pending_for_session(session))
-    try:
-        store.transact(
-            [
-                repository.update_op(
-                    session.email,
-                    fields,
-                    condition="attribute_not_exists(mfa_enabled) OR mfa_enabled = :false",
-                    values={":false": False},
-                )
-            ]
-        )
-    except store.TransactionFailed:
-        raise MfaAlreadyEnabled("Two-factor authentication is already on.") from None
+    enrollment, fields = _enrollment(credential, _started_by_session(session))
+    pending = repository.update_op(
+        session.email,
+        fields,
+        condition="attribute_not_exists(mfa_enabled) OR mfa_enabled = :false",
+        values={":false": False},
+    )
+    if not repository.write([pending]):
+        raise MfaAlreadyEnabled("Two-factor authentication is already on.")
     return enrollment
 
 
 def confirm(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> RecoveryCodes:
     credential = _credential(session)
     if (
-        not credential.get("totp_pending_sealed")
-        or int(credential.get("totp_pending_expires", 0)) <= clock.timestamp()
-        or credential.get("totp_pending_for") != _pending_for_session(session)
+        not credential.totp_pending_sealed
+        or (credential.totp_pending_expires or 0) <= clock.timestamp()
+        or credential.totp_pending_for != _started_by_session(session)
     ):
         raise NoPendingEnrollment("Start the setup first: POST /me/mfa/totp.")
-    proof, shown, enabled = _activate(credential, body.code, ip)
-    event = audit.Event("mfa.enabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
-    ops = [*_spend(credential, proof, enabled), *audit.put_ops(event, audit.accounts_of(credential))]
-    try:
-        store.transact(ops)
-    except store.TransactionFailed:
-        raise NoPendingEnrollment("The setup changed meanwhile; start it again.") from None
-    audit.fan_out(ops)
-    notify(credential, "mfa_enabled", {})
+    proof = _checked(credential, body.code, ip, "mfa.enrollment_failed", _setup_gone, pending=True)
+    shown, enabled = _enabled(credential)
+    event = audit.Event("mfa.enabled", attempts.actor(credential), {"user_id": session.user_id}, ip)
+    _commit(
+        _spend(credential, proof, enabled),
+        audit.records(event, credential.account_ids),
+        lambda: NoPendingEnrollment("The setup changed meanwhile; start it again."),
+    )
+    notices.send(credential, "mfa_enabled")
     return RecoveryCodes(recovery_codes=shown)
 
 
 def remove(session: sessions.Session, body: RemoveTotpRequest, *, ip: str) -> None:
     _fresh(session)
     credential = _credential(session)
-    if login.effective(credential).enforce_mfa:
+    if credential.security.enforce_mfa:
         raise MfaEnforced("An account you belong to requires two-factor authentication.")
-    if not credential.get("mfa_enabled"):
+    if not credential.mfa_enabled:
         raise NoPendingEnrollment("Two-factor authentication is not on.")
-    before = _attempt(credential, ip)
-    if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
-        raise _failed(credential, before, ip, "mfa.remove_failed")
-    proof = _prove(credential, body.code, ip=ip)
+    counted, before = attempts.begin_known(credential, _changed)
+    if not hashing.verify(counted.password_hash, body.password)[0]:
+        attempts.failed(counted, before, ip=ip, action="mfa.remove_failed", reason="invalid_credentials")
+        raise InvalidCode("The code is not correct.")
+    proof = _prove(counted, body.code, ip=ip)
     if proof is None:
-        raise _failed(credential, before, ip, "mfa.remove_failed")
-    cleared = {
-        **repository.moved_on(credential),
-        "mfa_enabled": False,
-        **dict.fromkeys(repository.SECOND_FACTOR_FIELDS),
-    }
-    event = audit.Event("mfa.disabled", audit.actor_of(credential), {"user_id": session.user_id}, ip)
-    ops = [*_spend(credential, proof, cleared), *audit.put_ops(event, audit.accounts_of(credential))]
-    try:
-        store.transact(ops)
-    except store.TransactionFailed:
-        raise replayed(credential, ip) from None
-    audit.fan_out(ops)
-    notify(credential, "mfa_disabled", {})
+        attempts.failed(counted, before, ip=ip, action="mfa.remove_failed", reason="invalid_code")
+        raise InvalidCode("The code is not correct.")
+    cleared = {**repository.moved_on(counted), "mfa_enabled": False, **dict.fromkeys(repository.SECOND_FACTOR_FIELDS)}
+    event = audit.Event("mfa.disabled", attempts.actor(counted), {"user_id": session.user_id}, ip)
+    _commit(_spend(counted, proof, cleared), audit.records(event, counted.account_ids), lambda: replayed(counted, ip))
+    notices.send(counted, "mfa_disabled")
 
 
 def regenerate_recovery_codes(session: sessions.Session, body: MfaCodeRequest, *, ip: str) -> RecoveryCodes:
     credential = _credential(session)
-    if not credential.get("mfa_enabled"):
+    if not credential.mfa_enabled:
         raise NoPendingEnrollment("Two-factor authentication is not on.")
-    before = _attempt(credential, ip)
-    proof = _prove(credential, body.code, ip=ip)
+    counted, before = attempts.begin_known(credential, _changed)
+    proof = _prove(counted, body.code, ip=ip)
     if proof is None or proof.kind != "totp":
-        raise _failed(credential, before, ip, "mfa.recovery_codes_failed")
+        attempts.failed(counted, before, ip=ip, action="mfa.recovery_codes_failed", reason="invalid_code")
+        raise InvalidCode("The code is not correct.")
     shown, hashes = _recovery_codes()
-    event = audit.Event("mfa.recovery_codes_regenerated", audit.actor_of(credential), {"user_id": session.user_id}, ip)
-    ops = [
-        *_spend(credential, proof, {"recovery_hashes": hashes}),
-        *audit.put_ops(event, audit.accounts_of(credential)),
-    ]
-    try:
-        store.transact(ops)
-    except store.TransactionFailed:
-        raise replayed(credential, ip) from None
-    audit.fan_out(ops)
+    event = audit.Event("mfa.recovery_codes_regenerated", attempts.actor(counted), {"user_id": session.user_id}, ip)
+    _commit(
+        _spend(counted, proof, {"recovery_hashes": hashes}),
+        audit.records(event, counted.account_ids),
+        lambda: replayed(counted, ip),
+    )
     return RecoveryCodes(recovery_codes=shown)
 
 
 def reauthenticate(session: sessions.Session, body: ReauthenticateRequest, *, ip: str) -> None:
     credential = _credential(session)
-    before = _attempt(credential, ip)
-    if not hashing.verify(str(credential["password_hash"]), body.password)[0]:
-        audit.record_all(
-            [audit.Event("reauthentication.failed", audit.actor_of(credential), None, ip)],
-            audit.accounts_of(credential),
-        )
+    counted, before = attempts.begin_known(credential, _changed)
+    if not hashing.verify(counted.password_hash, body.password)[0]:
+        attempts.failed(counted, before, ip=ip, action="reauthentication.failed", reason="invalid_credentials")
         raise InvalidCredentials("The password is not correct.")
     proof = None
-    if credential.get("mfa_enabled"):
-        proof = _prove(credential, body.code or "", ip=ip) if body.code else None
+    if counted.mfa_enabled:
+        proof = _prove(counted, body.code or "", ip=ip) if body.code else None
         if proof is None:
-            raise _failed(credential, before, ip, "reauthentication.failed")
-    ops = _spend(credential, proof) if proof else repository.success_ops(credential)
-    ops.append(repository.reauthenticated_op(session.token_hash, int(clock.timestamp()), mfa=proof is not None))
-    try:
-        store.transact(ops)
-    except store.TransactionFailed:
-        raise replayed(credential, ip) from None
+            attempts.failed(counted, before, ip=ip, action="reauthentication.failed", reason="invalid_code")
+            raise InvalidCode("The code is not correct.")
+    ops = _spend(counted, proof) if proof else repository.success_ops(counted)
+    ops.append(sessions.reauthenticated_op(session, mfa=proof is not None))
+    if not repository.write(ops):
+        raise replayed(counted, ip)

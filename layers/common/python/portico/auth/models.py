@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from portico.identity.models import Email, RequestBody, Secret
-
-Password = Annotated[str, Field(min_length=1, max_length=16384)]
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+from portico.fields import Code, Email, Password, RequestBody, Secret
 
 
 class LoginRequest(RequestBody):

@@ -18,190 +18,167 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from portico import audit, clock, ids, keys, ratelimit, store
-from portico.accounts.security import Effective
-from portico.auth import captcha, hashing, repository, sessions
-from portico.auth.policy import check_password
+from portico import audit, clock, ids, keys, ratelimit
+from portico.auth import attempts, captcha, hashing, notices, repository, sessions
+from portico.auth.credentials import Credential
+from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
 from portico.config import settings
 from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword, define
 from portico.notify import email, sms
 from portico.observability import logger, metrics
-
-if TYPE_CHECKING:  # request bodies; the accounts and jobs functions import this module without them
-    from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
+from portico.security.policy import require_strong
+from portico.security.settings import Effective
+from portico.tokens import links
 
 RESET_LINK_VALIDITY = timedelta(minutes=30)
 RESET_CODE_VALIDITY = timedelta(minutes=10)
 RESET_CODE_ATTEMPTS = 5
-RESET_PASSWORD = "reset_password"  # noqa: S105 (a token kind, not a secret)
+CHANGES_PER_HOUR = 10
 
-
-InvalidCredentials = define("InvalidCredentials", 401, "invalid_credentials", "Invalid Credentials")
-
-
+InvalidCredentials = attempts.InvalidCredentials
 InvalidCode = define("InvalidCode", 401, "invalid_code", "Invalid Code")
+_LINK_GONE = "This link is invalid, used or expired. Request a new one."
 
 
-def expiry_of(changed: datetime, security: Effective) -> datetime | None:
-    days = security.password_policy.max_age_days
-    return changed + timedelta(days=days) if days > 0 else None
+# ----------------------------------------------------------------- setting a password
 
 
 def expiry_fields(changed: datetime, security: Effective, user_id: str) -> dict[str, Any]:
     """Expiry time and its index entry (None values are removed from the item)."""
-    expires = expiry_of(changed, security)
-    if expires is None:
+    days = security.password_policy.max_age_days
+    if days <= 0:
         return {"password_expires_at": None, "gsi1pk": None, "gsi1sk": None}
-    index = keys.expiry_index(expires.date().isoformat(), user_id)
-    return {"password_expires_at": int(expires.timestamp()), **index}
+    expires = changed + timedelta(days=days)
+    return {"password_expires_at": int(expires.timestamp()), **keys.expiry_index(expires.date().isoformat(), user_id)}
 
 
-def new_password_fields(
-    password_hash: str, now: datetime, security: Effective, user_id: str, history: list[str] | None = None
-) -> dict[str, Any]:
-    fields = {
+def _password_fields(password_hash: str, now: datetime, security: Effective, user_id: str) -> dict[str, Any]:
+    return {
         "password_hash": password_hash,
         "password_changed_at": clock.iso(now),
         "password_changed_epoch": int(now.timestamp()),
         "password_status": "ok",
         "reminders_sent": [],
-        "password_history": history or [],
         **expiry_fields(now, security, user_id),
     }
-    return fields if history is not None else {k: v for k, v in fields.items() if v is not None}
 
 
-def new_credential(
+def new_login(
     *,
     user_id: str,
-    email: str,
+    email_address: str,
     name: str,
     language: str,
     account_id: str,
     security: Effective,
     password: str,
-    now: datetime,
-    **verification: Any,
-) -> dict[str, Any]:
-    """The login credential of a new user of one account (sign-up, an accepted invitation);
-    ``verification`` says how far the email is proven."""
-    return {
-        "user_id": user_id,
-        "email": email,
-        "name": name,
-        "language": language,
-        **verification,
-        "account_ids": [account_id],
-        "security": security.to_item(),
-        "failed_count": 0,
-        "version": 0,
-        **new_password_fields(hashing.hash_password(password), now, security, user_id),
-    }
+    verified_at: str | None,
+    verify_token_hash: str | None = None,
+) -> tuple[Credential, dict]:
+    """The credential of a new login of one account (sign-up, an accepted invitation) and the write
+    that creates it; ``verified_at`` when the address is already proven (an invitation link). The
+    caller has checked the password against the policy."""
+    now = clock.now()
+    fields = _password_fields(hashing.hash_password(password), now, security, user_id)
+    index = {k: fields.pop(k) for k in ("gsi1pk", "gsi1sk") if fields.get(k)}
+    credential = Credential(
+        user_id=user_id,
+        email=email_address,
+        name=name,
+        language=language,
+        account_ids=(account_id,),
+        security=security,
+        auth_version=0,
+        email_verified=verified_at is not None,
+        email_verified_at=verified_at,
+        verify_token_hash=verify_token_hash,
+    ).with_fields({k: v for k, v in fields.items() if v is not None})
+    return credential, repository.create_op(credential, index)
 
 
-def change_reason(credential: dict[str, Any], now: float) -> str | None:
+def change_reason(credential: Credential, now: float) -> str | None:
     """Why the user must set a new password before going on, if they must."""
-    status = credential.get("password_status", "ok")
-    if status in ("expired", "admin_reset", "compromised"):
-        return str(status)
-    expires = credential.get("password_expires_at")
-    if expires is not None and now >= int(expires):
+    if credential.password_status in ("expired", "admin_reset", "compromised"):
+        return credential.password_status
+    if credential.password_expires_at is not None and now >= credential.password_expires_at:
         return "expired"
     return None
 
 
-def _security(credential: dict[str, Any]) -> Effective:
-    return Effective.from_item(credential.get("security"))
-
-
-def vet_new_password(credential: dict[str, Any], new_password: str) -> list[str]:
-    """The policy's reasons, plus ``reused`` when it matches the current or a remembered password."""
-    policy = _security(credential).password_policy
-    reasons = check_password(new_password, policy, personal=(str(credential.get("name", "")), credential["email"]))
-    if reasons:
-        return reasons
-    remembered = [credential["password_hash"], *list(credential.get("password_history") or [])][: policy.history + 1]
+def require_acceptable(credential: Credential, new_password: str) -> None:
+    """``422 weak_password`` unless ``new_password`` passes the login's effective policy and is
+    none of its last passwords (``reused``)."""
+    policy = credential.security.password_policy
+    require_strong(new_password, policy, personal=(credential.name, credential.email))
+    remembered = [credential.password_hash, *credential.password_history][: policy.history + 1]
     if policy.history and any(hashing.verify(old, new_password)[0] for old in remembered):
-        return ["reused"]
-    return []
+        raise WeakPassword(["reused"])
 
 
-def replacement_fields(credential: dict[str, Any], new_password: str, now: datetime) -> dict[str, Any]:
-    """The credential fields that set ``new_password``, rotating the history."""
-    policy = _security(credential).password_policy
-    history = [credential["password_hash"], *list(credential.get("password_history") or [])][: max(policy.history, 0)]
-    return new_password_fields(
-        hashing.hash_password(new_password), now, _security(credential), str(credential["user_id"]), history=history
-    )
+def replacement_fields(credential: Credential, new_password: str) -> dict[str, Any]:
+    """The credential fields that set ``new_password``: a new state, the history rotated."""
+    policy = credential.security.password_policy
+    history = [credential.password_hash, *credential.password_history][: max(policy.history, 0)]
+    return {
+        **repository.moved_on(credential),
+        **_password_fields(hashing.hash_password(new_password), clock.now(), credential.security, credential.user_id),
+        "password_history": history,
+    }
 
 
-# ----------------------------------------------------------------- change (logged in)
-
-
-def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -> None:
-    ratelimit.quota("password-change", session.user_id, 10, 3600)
-    credential = store.get(keys.credential(session.email), consistent=True)
-    if credential is None or not hashing.verify(credential["password_hash"], body.current_password)[0]:
-        raise InvalidCredentials("The current password is not correct.")
-    reasons = vet_new_password(credential, body.new_password)
-    if reasons:
-        raise WeakPassword(reasons)
-    fields = {**repository.moved_on(credential), **replacement_fields(credential, body.new_password, clock.now())}
-    event = audit.Event("password.changed", audit.actor_of(credential), {"user_id": session.user_id}, ip)
+def replace_op(
+    credential: Credential, fields: dict[str, Any], *, also: str = "", values: dict[str, Any] | None = None
+) -> dict:
+    """Write ``fields`` if the password and state are still the ones read (and ``also`` holds)."""
     state, state_values = repository.same_state(credential)
-    _commit_password(
-        credential,
-        [
-            repository.update_op(
-                session.email,
-                fields,
-                condition=f"password_hash = :seen AND {state}",
-                values={":seen": credential["password_hash"], **state_values},
-            ),
-            *audit.put_ops(event, audit.accounts_of(credential)),
-        ],
-        keep=session.token_hash,
-        conflict=InvalidCredentials("The password was changed meanwhile; log in again."),
+    return repository.update_op(
+        credential.email,
+        fields,
+        condition=f"password_hash = :seen AND {state}" + (f" AND {also}" if also else ""),
+        values={":seen": credential.password_hash, **state_values, **(values or {})},
     )
-    notify(credential, "password_changed", {})
-    metrics.add_metric(name="PasswordChanges", unit="Count", value=1)
 
 
-def _commit_password(credential: dict[str, Any], ops: list[dict], *, keep: str | None, conflict: PorticoError) -> None:
+def commit(
+    credential: Credential, ops: list[dict], records: audit.Records, *, keep: str | None, conflict: PorticoError
+) -> None:
     """Write a new password and end the user's other sessions.
 
     Sessions are ended before the write (if that fails, the answer is 503 and the password is
     unchanged: the safe side) and again after it, for a session opened in between; a failure of
     that second sweep is logged, not answered, because the new password is already in force.
     """
-    user_id = str(credential["user_id"])
-    sessions.revoke_all(user_id, except_hash=keep)
+    sessions.revoke_all(credential.user_id, except_hash=keep)
+    if not repository.write([*ops, *records.ops]):
+        raise conflict
+    audit.fan_out(records)
     try:
-        store.transact(ops)
-    except store.TransactionFailed:
-        raise conflict from None
-    audit.fan_out(ops)
-    try:
-        sessions.revoke_all(user_id, except_hash=keep)
+        sessions.revoke_all(credential.user_id, except_hash=keep)
     except Exception:
-        logger.exception("second session sweep failed", extra={"user_id": user_id})
+        logger.exception("second session sweep failed", extra={"user_id": credential.user_id})
 
 
-def notify(credential: dict[str, Any], template: str, values: dict[str, str]) -> None:
-    """A security notice after a committed change. The change stands if the notice cannot be
-    sent (the user did succeed); the failure is logged and counted for an operator."""
-    try:
-        email.send(
-            str(credential["email"]),
-            template,
-            str(credential.get("language", "en")),
-            {"name": str(credential.get("name", "")), **values},
-        )
-    except Exception:
-        logger.exception("security notice not sent", extra={"template": template, "user_id": credential["user_id"]})
-        metrics.add_metric(name="NoticeFailures", unit="Count", value=1)
+# ----------------------------------------------------------------- change (logged in)
+
+
+def change(session: sessions.Session, body: ChangePasswordRequest, *, ip: str) -> None:
+    ratelimit.quota("password-change", session.user_id, CHANGES_PER_HOUR, 3600)
+    credential = repository.get_credential(session.email)
+    if credential is None or not hashing.verify(credential.password_hash, body.current_password)[0]:
+        raise InvalidCredentials("The current password is not correct.")
+    require_acceptable(credential, body.new_password)
+    event = audit.Event("password.changed", attempts.actor(credential), {"user_id": session.user_id}, ip)
+    commit(
+        credential,
+        [replace_op(credential, replacement_fields(credential, body.new_password))],
+        audit.records(event, credential.account_ids),
+        keep=session.token_hash,
+        conflict=InvalidCredentials("The password was changed meanwhile; log in again."),
+    )
+    notices.send(credential, "password_changed")
+    metrics.add_metric(name="PasswordChanges", unit="Count", value=1)
 
 
 # ----------------------------------------------------------------- forgot / reset
@@ -213,7 +190,7 @@ def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
     ratelimit.cooldown("password-forgot", subject, 60)
     ratelimit.quota("password-forgot", subject, 5, 3600)
     with ratelimit.released_on_failure("password-forgot", subject):
-        credential = store.get(keys.credential(body.email), consistent=True)
+        credential = repository.get_credential(body.email)
         if credential is None:
             return
         if body.channel == "email":
@@ -222,68 +199,47 @@ def forgot(body: ForgotPasswordRequest, *, ip: str) -> None:
             _send_reset_code(credential)
 
 
-def _send_reset_link(credential: dict[str, Any]) -> None:
+def _send_reset_link(credential: Credential) -> None:
     """Store a new link and make it the credential's only one (the previous link stops working),
     then email it; without the email, the previous link is put back."""
-    secret = ids.new_token()
-    now = clock.now()
-    expires = now + RESET_LINK_VALIDITY
-    token_hash = ids.digest(secret)
-    token_key = keys.token(token_hash)
-    previous = credential.get("reset_link_hash")
+    secret, link = links.new(
+        links.RESET_PASSWORD,
+        user_id=credential.user_id,
+        email=credential.email,
+        valid_for=RESET_LINK_VALIDITY,
+        auth_version=credential.state,
+    )
     state, state_values = repository.same_state(credential)
-    try:
-        store.transact(
-            [
-                store.put_op(
-                    {
-                        **token_key,
-                        "kind": RESET_PASSWORD,
-                        "user_id": credential["user_id"],
-                        "email": credential["email"],
-                        "auth_version": repository.auth_version(credential),
-                        "created_at": clock.iso(now),
-                        "expires_at": int(expires.timestamp()),
-                        "ttl": int(expires.timestamp()) + 86400,
-                    },
-                    condition="attribute_not_exists(pk)",
-                ),
-                repository.update_op(
-                    str(credential["email"]),
-                    {"reset_link_hash": token_hash},
-                    condition=f"user_id = :u AND {state}",
-                    values={":u": credential["user_id"], **state_values},
-                    versioned=False,
-                ),
-            ]
-        )
-    except store.TransactionFailed:
+    current = repository.update_op(
+        credential.email,
+        {"reset_link_hash": link.token_hash},
+        condition=f"user_id = :u AND {state}",
+        values={":u": credential.user_id, **state_values},
+        versioned=False,
+    )
+    if not repository.write([links.put_op(link), current]):
         # the password or second factor changed this very moment: the answer is the same 202,
         # and the person asks again
-        logger.info("reset link not issued: the credential changed meanwhile", extra={"user_id": credential["user_id"]})
+        logger.info("reset link not issued: the credential changed meanwhile", extra={"user_id": credential.user_id})
         return
     try:
         email.send(
-            str(credential["email"]),
+            credential.email,
             "reset_password",
-            str(credential.get("language", "en")),
-            {"name": str(credential.get("name", ""))},
+            credential.language,
+            {"name": credential.name},
             links={"link": settings().link("reset-password", secret)},
         )
     except Exception:
         # no valid link without its email; the previous one (if any) works again
-        store.transact(
-            [
-                store.delete_op(token_key),
-                repository.update_op(
-                    str(credential["email"]),
-                    {"reset_link_hash": previous},
-                    condition="reset_link_hash = :h",
-                    values={":h": token_hash},
-                    versioned=False,
-                ),
-            ]
+        restore = repository.update_op(
+            credential.email,
+            {"reset_link_hash": credential.reset_link_hash},
+            condition="reset_link_hash = :h",
+            values={":h": link.token_hash},
+            versioned=False,
         )
+        repository.write([links.delete_op(link.token_hash), restore])
         raise
 
 
@@ -291,37 +247,35 @@ def _code_hash(email_address: str, code: str, salt: str) -> str:
     return ids.digest(f"{salt}:{keys.normalise_email(email_address)}:{code}")
 
 
-def _send_reset_code(credential: dict[str, Any]) -> None:
-    phone = credential.get("phone")
-    if not phone or not credential.get("phone_verified"):
+def _send_reset_code(credential: Credential) -> None:
+    if not credential.phone or not credential.phone_verified:
         return  # no verified phone: nothing is sent, and the answer is the same
     code, salt = ids.new_code(), ids.new_token()
-    expires = clock.now() + RESET_CODE_VALIDITY
-    previous = {
-        k: credential.get(k)
-        for k in ("reset_code_hash", "reset_code_salt", "reset_code_expires", "reset_code_attempts")
+    now = int(clock.timestamp())
+    still_valid = (credential.reset_code_expires or 0) > now
+    fields = {
+        "reset_code_hash": _code_hash(credential.email, code, salt),
+        "reset_code_salt": salt,
+        "reset_code_expires": now + int(RESET_CODE_VALIDITY.total_seconds()),
+        # a new code does not reset the failed attempts of one still valid
+        "reset_code_attempts": (credential.reset_code_attempts or 0) if still_valid else 0,
     }
-    store.transact(
-        [
-            repository.update_op(
-                str(credential["email"]),
-                {
-                    "reset_code_hash": _code_hash(str(credential["email"]), code, salt),
-                    "reset_code_salt": salt,
-                    "reset_code_expires": int(expires.timestamp()),
-                    # a new code does not reset the failed attempts of one still valid
-                    "reset_code_attempts": int(credential.get("reset_code_attempts", 0))
-                    if int(credential.get("reset_code_expires", 0)) > int(clock.timestamp())
-                    else 0,
-                },
-            )
-        ]
-    )
+    previous = {k: getattr(credential, k) for k in fields}
+    state, state_values = repository.same_state(credential)
+    if not repository.write([repository.update_op(credential.email, fields, condition=state, values=state_values)]):
+        return  # the password or second factor changed this very moment: the same 202, and they ask again
     try:
-        sms.send(str(phone), f"Portico: your password reset code is {code}. It is valid for 10 minutes.")
+        sms.send(credential.phone, f"Portico: your password reset code is {code}. It is valid for 10 minutes.")
     except Exception:
-        # the earlier code (if any) stands
-        store.transact([repository.update_op(str(credential["email"]), previous)])
+        # The earlier code (if any) stands again -- unless the state moved on meanwhile, which
+        # ended every code: then nothing is put back.
+        restore = repository.update_op(
+            credential.email,
+            previous,
+            condition=f"reset_code_hash = :sent AND {state}",
+            values={":sent": fields["reset_code_hash"], **state_values},
+        )
+        repository.write([restore])
         raise
 
 
@@ -337,99 +291,66 @@ def reset(body: ResetPasswordRequest, *, ip: str) -> None:
 
 
 def _finish_reset(
-    credential: dict[str, Any],
-    new_password: str,
-    ip: str,
-    extra_ops: list[dict],
-    channel: str,
-    *,
-    code_hash: str | None = None,
-    link_hash: str | None = None,
+    credential: Credential, new_password: str, ip: str, ops: list[dict], channel: str, used: tuple[str, dict[str, Any]]
 ) -> None:
-    """Set the new password, consuming the link or code in the same transaction."""
-    reasons = vet_new_password(credential, new_password)
-    if reasons:
-        raise WeakPassword(reasons)
+    """Set the new password, consuming the link or code (``used``: its condition) in the same
+    transaction."""
+    require_acceptable(credential, new_password)
     fields = {
-        **repository.moved_on(credential),  # ends the link or code used, and every other one
-        **replacement_fields(credential, new_password, clock.now()),
+        **replacement_fields(credential, new_password),  # ends the link or code used, and every other one
         # A reset proves control of the email or phone: unlock the login too.
         "failed_count": 0,
         "last_failure_ms": 0,
     }
     event = audit.Event(
-        "password.reset", audit.actor_of(credential), {"user_id": credential["user_id"]}, ip, {"channel": channel}
+        "password.reset", attempts.actor(credential), {"user_id": credential.user_id}, ip, {"channel": channel}
     )
-    conflict = (
-        InvalidCode("The code is invalid or expired.")
-        if channel == "sms"
-        else InvalidToken("This link is invalid, used or expired. Request a new one.")
+    conflict: PorticoError = (
+        InvalidCode("The code is invalid or expired.") if channel == "sms" else InvalidToken(_LINK_GONE)
     )
-    state, state_values = repository.same_state(credential)
-    used = {":code": code_hash} if code_hash else {":link": link_hash} if link_hash else {}
-    _commit_password(
+    commit(
         credential,
-        [
-            *extra_ops,
-            repository.update_op(
-                str(credential["email"]),
-                fields,
-                # the link or code used must still be the current one: single use, newest only
-                condition=f"password_hash = :seen AND {state}"
-                + (
-                    " AND reset_code_hash = :code" if code_hash else " AND reset_link_hash = :link" if link_hash else ""
-                ),
-                values={":seen": credential["password_hash"], **state_values, **used},
-            ),
-            *audit.put_ops(event, audit.accounts_of(credential)),
-        ],
+        [*ops, replace_op(credential, fields, also=used[0], values=used[1])],
+        audit.records(event, credential.account_ids),
         keep=None,
         conflict=conflict,
     )
-    notify(credential, "password_changed", {})
+    notices.send(credential, "password_changed")
     metrics.add_metric(name="PasswordResets", unit="Count", value=1)
 
 
 def _reset_by_link(secret: str, new_password: str, ip: str) -> None:
-    token_hash = ids.digest(secret)
-    token = store.get(keys.token(token_hash), consistent=True)
-    now = int(clock.timestamp())
-    if token is None or token.get("kind") != RESET_PASSWORD or "used_at" in token or int(token["expires_at"]) <= now:
-        raise InvalidToken("This link is invalid, used or expired. Request a new one.")
-    credential = store.get(keys.credential(str(token["email"])), consistent=True)
+    link = links.find(secret, links.RESET_PASSWORD)
+    credential = repository.get_credential(link.email) if link else None
     if (
-        credential is None
-        or credential["user_id"] != token["user_id"]
-        or credential.get("reset_link_hash") != token_hash
-        or repository.auth_version(credential) != int(token.get("auth_version", -1))
+        link is None
+        or credential is None
+        or credential.user_id != link.user_id
+        or credential.reset_link_hash != link.token_hash
+        or credential.state != link.auth_version
     ):
-        raise InvalidToken("This link is invalid, used or expired. Request a new one.")
-    consume = store.update_op(
-        keys.token(token_hash),
-        "SET used_at = :now",
-        condition="attribute_not_exists(used_at) AND expires_at > :now",
-        values={":now": now},
-    )
-    _finish_reset(credential, new_password, ip, [consume], "email", link_hash=token_hash)
+        raise InvalidToken(_LINK_GONE)
+    used = ("reset_link_hash = :link", {":link": link.token_hash})
+    _finish_reset(credential, new_password, ip, [links.use_op(link)], "email", used)
 
 
 def _reset_by_code(email_address: str, code: str, new_password: str, ip: str) -> None:
-    credential = store.get(keys.credential(email_address), consistent=True)
-    now = int(clock.timestamp())
-    if credential is None or not credential.get("reset_code_hash"):
+    credential = repository.get_credential(email_address)
+    if credential is None or not credential.reset_code_hash or not credential.reset_code_salt:
         raise InvalidCode("The code is invalid or expired. Request a new one.")
     # Spend one of the code's attempts before comparing, atomically: parallel guesses get at most
     # RESET_CODE_ATTEMPTS comparisons between them, never one each.
-    try:
-        store.update(
-            keys.credential(email_address),
-            "SET reset_code_attempts = reset_code_attempts + :one",
-            condition="reset_code_hash = :h AND reset_code_attempts < :max AND reset_code_expires > :now",
-            values={":one": 1, ":h": credential["reset_code_hash"], ":max": RESET_CODE_ATTEMPTS, ":now": now},
-        )
-    except store.ConditionFailed:
-        raise InvalidCode("The code is invalid or expired. Request a new one.") from None
-    expected = _code_hash(email_address, code.strip(), str(credential["reset_code_salt"]))
-    if not hmac.compare_digest(expected, str(credential["reset_code_hash"])):
+    spend = repository.update_op(
+        credential.email,
+        {},
+        add={"reset_code_attempts": 1},
+        condition="reset_code_hash = :h AND reset_code_attempts < :max AND reset_code_expires > :now",
+        values={":h": credential.reset_code_hash, ":max": RESET_CODE_ATTEMPTS, ":now": int(clock.timestamp())},
+        versioned=False,
+    )
+    if not repository.write([spend]):
+        raise InvalidCode("The code is invalid or expired. Request a new one.")
+    expected = _code_hash(credential.email, code.strip(), credential.reset_code_salt)
+    if not hmac.compare_digest(expected, credential.reset_code_hash):
         raise InvalidCode("The code is invalid or expired.")
-    _finish_reset(credential, new_password, ip, [], "sms", code_hash=expected)
+    _finish_reset(credential, new_password, ip, [], "sms", ("reset_code_hash = :code", {":code": expected}))

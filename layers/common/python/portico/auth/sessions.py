@@ -1,124 +1,116 @@
-"""Merchant-user sessions: opaque bearer tokens, idle and absolute lifetimes, revocation.
+"""Merchant-user sessions (contract section 3), on the token-session core (:mod:`portico.tokens`).
 
-A token is ``ptu_`` + 256 random bits; only its SHA-256 is stored. Validating one costs a single
-consistent read. ``last_seen_at`` is refreshed at most once per ``TOUCH_INTERVAL`` (a conditional
-write that skips fresh sessions), which bounds the write cost and the idle-timeout error to that
-interval. Lifetimes are the user's effective security settings at login (the strictest of the
-user's accounts); a later change applies to the sessions opened after it. Revoking deletes the item.
+A token is ``ptu_`` + 256 random bits; only its SHA-256 is stored. Checking one costs a single
+consistent read. Lifetimes are the user's effective security settings at login (the strictest of
+the user's accounts); a later change applies to the sessions opened after it. The sessions of a
+user are listed through the index, to show them and to end them all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from portico import clock, ids
-from portico.auth import repository
+from portico import clock, ids, keys
+from portico.auth.credentials import Credential
+from portico.auth.models import SessionInfo, SessionList
 from portico.errors import NotFound, Unauthenticated
+from portico.tokens import repository as token_store
+from portico.tokens import sessions as core
 
-PREFIX = "ptu_"
-TOUCH_INTERVAL = 60
+KIND = core.Kind("session", "ptu_", keys.session)
+PREFIX = KIND.prefix
 REAUTH_WINDOW = 15 * 60
 
 
-@dataclass(frozen=True)
-class Session:
-    token_hash: str
+@dataclass(frozen=True, kw_only=True)
+class Session(core.TokenSession):
     session_id: str
     user_id: str
     email: str
-    mfa: bool
-    authenticated_at: int
-    item: dict[str, Any]
+    mfa: bool = False
+    authenticated_at: int = 0
+    ip: str | None = None
+    user_agent: str | None = None
 
     @property
     def recently_authenticated(self) -> bool:
-        return clock.timestamp() - self.authenticated_at <= REAUTH_WINDOW
+        return clock.timestamp() - (self.authenticated_at or self.created_at) <= REAUTH_WINDOW
 
 
-def new(credential: dict[str, Any], *, mfa: bool, ip: str, user_agent: str) -> tuple[str, dict[str, Any], dict]:
-    """A new session for ``credential``: (token, item, the put to include in the login's transaction)."""
-    security = credential.get("security") or {}
-    now = int(clock.timestamp())
-    token = PREFIX + ids.new_token()
-    expires = now + int(security.get("session_absolute_hours", 12)) * 3600
-    item = {
-        "session_id": ids.new_id("ses"),
-        "user_id": credential["user_id"],
-        "email": credential["email"],
-        "created_at": now,
-        "last_seen_at": now,
-        "authenticated_at": now,
-        "idle_seconds": int(security.get("session_idle_minutes", 30)) * 60,
-        "expires_at": expires,
-        "ttl": expires + 86400,
-        "mfa": mfa,
-        "ip": ip,
-        "user_agent": user_agent,
-    }
-    return token, item, repository.session_put_op(ids.digest(token), item)
-
-
-def authenticate(token: str) -> Session:
-    if not token.startswith(PREFIX) or len(token) > 128:
-        raise Unauthenticated("The session token is invalid or expired.")
-    token_hash = ids.digest(token)
-    item = repository.get_session(token_hash)
-    now = int(clock.timestamp())
-    if item is None or now >= int(item["expires_at"]) or now - int(item["last_seen_at"]) >= int(item["idle_seconds"]):
-        raise Unauthenticated("The session token is invalid or expired.")
-    if now - int(item["last_seen_at"]) >= TOUCH_INTERVAL:
-        repository.touch_session(token_hash, now, now - TOUCH_INTERVAL)
-    return Session(
+def open_op(credential: Credential, *, mfa: bool, ip: str, user_agent: str) -> tuple[str, Session, dict]:
+    """A new session for ``credential``: (token, record, the write for the login's transaction)."""
+    secret, token_hash = core.new_secret(KIND)
+    security = credential.security
+    timing = core.lifetimes(absolute_seconds=security.absolute_seconds, idle_seconds=security.idle_seconds)
+    session = Session(
         token_hash=token_hash,
-        session_id=str(item["session_id"]),
-        user_id=str(item["user_id"]),
-        email=str(item["email"]),
-        mfa=bool(item.get("mfa")),
-        authenticated_at=int(item.get("authenticated_at", item["created_at"])),
-        item=item,
+        session_id=ids.new_id("ses"),
+        user_id=credential.user_id,
+        email=credential.email,
+        mfa=mfa,
+        authenticated_at=int(timing["created_at"] or 0),
+        ip=ip,
+        user_agent=user_agent,
+        **timing,  # type: ignore[arg-type]
+    )
+    return secret, session, core.issue_op(KIND, session, keys.session_index(session.user_id, session.session_id))
+
+
+def authenticate(secret: str) -> Session:
+    session = core.find(KIND, Session, secret)
+    if session is None:
+        raise Unauthenticated("The session token is invalid or expired.")
+    return session
+
+
+def reauthenticated_op(session: Session, *, mfa: bool) -> dict:
+    """Mark the session freshly authenticated (and as having a second factor, if one was given)."""
+    fields: dict[str, object] = {"authenticated_at": int(clock.timestamp())}
+    if mfa:
+        fields["mfa"] = True
+    return token_store.update_op(KIND.key(session.token_hash), fields)
+
+
+def of_user(user_id: str) -> list[Session]:
+    return [
+        Session.stored(keys.token_hash_of({"pk": str(i["pk"]), "sk": str(i["sk"])}), i)
+        for i in token_store.listed(keys.sessions_of(user_id))
+    ]
+
+
+def listing(current: Session) -> SessionList:
+    now = int(clock.timestamp())
+    alive = sorted((s for s in of_user(current.user_id) if s.alive(now)), key=lambda s: s.created_at, reverse=True)
+    return SessionList(
+        items=[
+            SessionInfo(
+                session_id=s.session_id,
+                created_at=clock.iso_epoch(s.created_at),
+                last_seen_at=clock.iso_epoch(s.last_seen_at),
+                ip=s.ip,
+                user_agent=s.user_agent,
+                current=s.session_id == current.session_id,
+            )
+            for s in alive
+        ]
     )
 
 
-def listing(current: Session) -> list[dict[str, Any]]:
-    now = int(clock.timestamp())
-    alive = [
-        s
-        for s in repository.sessions_of(current.user_id)
-        if now < int(s["expires_at"]) and now - int(s["last_seen_at"]) < int(s["idle_seconds"])
-    ]
-    alive.sort(key=lambda s: int(s["created_at"]), reverse=True)
-    return [
-        {
-            "session_id": s["session_id"],
-            "created_at": clock.iso_epoch(int(s["created_at"])),
-            "last_seen_at": clock.iso_epoch(int(s["last_seen_at"])),
-            "ip": s.get("ip"),
-            "user_agent": s.get("user_agent"),
-            "current": s["session_id"] == current.session_id,
-        }
-        for s in alive
-    ]
-
-
 def revoke(current: Session) -> None:
-    repository.delete_session(current.token_hash)
+    core.end(KIND, current.token_hash)
 
 
 def revoke_one(current: Session, session_id: str) -> None:
-    for item in repository.sessions_of(current.user_id):
-        if item["session_id"] == session_id:
-            repository.delete_session(_hash_of(item))
+    for session in of_user(current.user_id):
+        if session.session_id == session_id:
+            core.end(KIND, session.token_hash)
             return
     raise NotFound("No such session.")
 
 
+def revoke_others(current: Session) -> int:
+    return revoke_all(current.user_id, except_hash=current.token_hash)
+
+
 def revoke_all(user_id: str, *, except_hash: str | None = None) -> int:
-    hashes = [_hash_of(s) for s in repository.sessions_of(user_id)]
-    doomed = [h for h in hashes if h != except_hash]
-    repository.delete_sessions(doomed)
-    return len(doomed)
-
-
-def _hash_of(item: dict[str, Any]) -> str:
-    return str(item["pk"]).removeprefix("SESSION#")
+    return core.end_all(KIND, [s.token_hash for s in of_user(user_id) if s.token_hash != except_hash])

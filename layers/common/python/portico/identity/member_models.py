@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from portico.identity.models import Email, Line, RequestBody, Secret
-from portico.rights import Right
+from portico.accounts.rights import Right
+from portico.fields import Email, Line, Password, RequestBody, Secret
 
 MemberStatus = Literal["active", "disabled", "invited"]
 
@@ -65,7 +65,7 @@ class Invitation(BaseModel):
 
 class AcceptInvitation(RequestBody):
     name: Line | None = None  # required when the email has no login yet
-    password: Annotated[str, Field(min_length=1, max_length=16384)]
+    password: Password
     captcha_token: Secret | None = None
 
 

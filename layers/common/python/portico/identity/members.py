@@ -1,5 +1,6 @@
 """An account's members as its user managers see them (contract section 7): the list, with each
-member's second factor and activity, and resetting a member's second factor.
+member's second factor and activity, changing and removing members, and resetting a member's
+second factor.
 
 * The list reads the account's memberships (one ``Query`` per page) and the members' logins (one
   ``BatchGetItem`` per page: name, ``mfa_enabled``, ``last_login_at`` and ``password_changed_at``
@@ -22,18 +23,22 @@ member's second factor and activity, and resetting a member's second factor.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from portico import audit, keys, pages, store
-from portico.access import Caller
-from portico.accounts.service import refresh_credential
-from portico.auth import passwords, sessions
+from portico import audit, keys
+from portico.accounts import repository as accounts
+from portico.accounts import security as effective
+from portico.accounts.caller import Caller
+from portico.accounts.records import Membership
+from portico.accounts.rights import check_grant, check_over, compose, manages_users
+from portico.auth import notices, sessions
 from portico.auth import repository as credentials
+from portico.auth.credentials import Credential
 from portico.errors import NotFound, define
 from portico.identity import repository
 from portico.identity.member_models import Member, MemberChange, MemberList, MemberStatus
 from portico.observability import logger, metrics
-from portico.rights import check_grant, check_over, compose, manages_users
 
 OwnerProtected = define("OwnerProtected", 409, "owner_protected", "Owner Protected")
 LastUserManager = define("LastUserManager", 409, "last_user_manager", "Last User Manager")
@@ -42,6 +47,7 @@ MemberDisabled = define("MemberDisabled", 409, "member_disabled", "Member Disabl
 Conflict = define("Conflict", 409, "conflict", "Conflict")
 _ATTEMPTS = 5
 _LAST_MANAGER = "This would leave the account without an active user holding 'users'."
+_CONFLICT = "The user was changed by someone else at the same time; try again."
 
 # A filtered page reads memberships 100 at a time: BatchGetItem takes at most 100 keys.
 FILTER_PAGE = 100
@@ -53,24 +59,19 @@ def listing(
     *,
     mfa_enabled: bool | None = None,
     status: MemberStatus | None = None,
-    limit: int = pages.DEFAULT_LIMIT,
+    limit: int = 50,
     cursor: str | None = None,
 ) -> MemberList:
-    """One page of members, ``limit`` (1..``MAX_LIMIT``, checked by the route) at most."""
-    account_id = _account_id(caller)
-    start = pages.decode_cursor(cursor, f"ACCOUNT#{account_id}", "MEMBER#") if cursor is not None else None
+    """One page of members, ``limit`` (1..100, checked by the route) at most."""
+    account_id = caller.account_id
+    start = accounts.members_cursor(account_id, cursor) if cursor is not None else None
     unfiltered = mfa_enabled is None and status is None
     found: list[Member] = []
     for _ in range(MAX_PAGES):
         need = limit - len(found)
-        page, last = store.query(
-            "pk = :a AND begins_with(sk, :m)",
-            {":a": f"ACCOUNT#{account_id}", ":m": "MEMBER#"},
-            # unfiltered, one member more than needed tells whether the list goes on
-            limit=need + 1 if unfiltered else FILTER_PAGE,
-            start=start,
-        )
-        wanted = [m for m in page if status is None or m.get("status") == status]
+        # unfiltered, one member more than needed tells whether the list goes on
+        page, last = accounts.members_page(account_id, limit=need + 1 if unfiltered else FILTER_PAGE, start=start)
+        wanted = [m for m in page if status is None or m.status == status]
         if mfa_enabled is None:  # only the members shown need their login read
             matching, beyond = _members(wanted[:need]), len(wanted) > need
         else:
@@ -78,215 +79,204 @@ def listing(
             matching, beyond = matching[:need], len(matching) > need
         found.extend(matching)
         if beyond:  # the list goes on within this page: continue after the last member shown
-            return MemberList(
-                items=found, next_cursor=pages.encode_cursor(keys.membership(account_id, found[-1].user_id))
-            )
+            return MemberList(items=found, next_cursor=accounts.member_cursor(account_id, found[-1].user_id))
         if last is None:
             return MemberList(items=found, next_cursor=None)
         if len(found) == limit:
-            return MemberList(items=found, next_cursor=pages.encode_cursor(last))
+            return MemberList(items=found, next_cursor=accounts.cursor_of(last))
         start = last
-    return MemberList(items=found, next_cursor=pages.encode_cursor(start))
+    return MemberList(items=found, next_cursor=accounts.cursor_of(start) if start else None)
 
 
 def get(caller: Caller, user_id: str) -> Member:
-    membership = find(_account_id(caller), user_id)
-    return _members([membership])[0]
+    return _members([find(caller.account_id, user_id)])[0]
 
 
 def change(caller: Caller, user_id: str, body: MemberChange, *, ip: str) -> Member:
     """Change a member's rights, full access or status. Only what is sent changes; a caller hands
-    out and touches only what they hold themselves (see :func:`portico.rights.check_grant`)."""
-    account, account_id = caller.account or {}, _account_id(caller)
+    out and touches only what they hold themselves (see :func:`portico.accounts.rights.check_grant`)."""
     for _ in range(_ATTEMPTS):
-        before = find(account_id, user_id)
-        after = dict(before)
+        before = find(caller.account_id, user_id)
+        after = before
         if body.full_access is not None:
-            after["full_access"] = body.full_access
+            after = dataclasses.replace(after, full_access=body.full_access)
         if body.rights is not None:
-            after["rights"] = compose(body.rights, account)
-        if body.status is not None and body.status != before.get("status"):
-            if before.get("status") == "invited":
+            after = dataclasses.replace(after, rights=tuple(compose(body.rights, caller.account)))
+        if body.status is not None and body.status != before.status:
+            if before.invited:
                 raise InvitationPending("An invited user has no access to deny yet; delete the invitation instead.")
-            after["status"] = body.status
-        if before.get("owner") and (after.get("status") != "active" or not after.get("full_access")):
+            after = dataclasses.replace(after, status=body.status)
+        if before.owner and (not after.active or not after.full_access):
             raise OwnerProtected("The account owner cannot be disabled or lose full access.")
         check_grant(
-            caller.membership or {},
-            bool(before.get("full_access") or after.get("full_access")),
-            sorted({*(before.get("rights") or ()), *(after.get("rights") or ())}),
+            caller.membership,
+            before.full_access or after.full_access,
+            sorted({*before.rights, *after.rights}),
         )
-        fields = {k: after[k] for k in ("full_access", "rights", "status") if after.get(k) != before.get(k)}
+        fields = {
+            k: getattr(after, k) for k in ("full_access", "rights", "status") if getattr(after, k) != getattr(before, k)
+        }
         if not fields:
             return _members([before])[0]
         event = audit.Event(
             "user.updated",
             caller.actor,
-            {"user_id": user_id, "email": before.get("email")},
+            {"user_id": user_id, "email": before.email},
             ip,
-            {"before": {k: _shown(before.get(k)) for k in fields}, "after": {k: _shown(v) for k, v in fields.items()}},
+            {
+                "before": {k: _shown(getattr(before, k)) for k in fields},
+                "after": {k: _shown(v) for k, v in fields.items()},
+            },
         )
         delta = int(manages_users(after)) - int(manages_users(before))
         try:
-            repository.change_membership(before, fields, delta, audit.put_ops(event, [account_id]))
+            repository.change_membership(before, fields, delta, audit.records(event, [caller.account_id]))
         except repository.LastManager:
             raise LastUserManager(_LAST_MANAGER) from None
         except repository.Changed:
             continue
-        logger.info(
-            "member changed", extra={"user_id": user_id, "fields": sorted(fields), "by": caller.session.user_id}
-        )
-        return _members([{**before, **fields}])[0]
-    raise Conflict("The user was changed by someone else at the same time; try again.")
+        logger.info("member changed", extra={"user_id": user_id, "fields": sorted(fields), "by": caller.user_id})
+        return _members([after])[0]
+    raise Conflict(_CONFLICT)
 
 
 def remove(caller: Caller, user_id: str, *, ip: str) -> None:
     """Take a member (or an open invitation) out of the account. Their login stays; their other
     accounts are not touched."""
-    account_id = _account_id(caller)
+    account_id = caller.account_id
     for _ in range(_ATTEMPTS):
         membership = find(account_id, user_id)
-        if membership.get("owner"):
+        if membership.owner:
             raise OwnerProtected("The account owner cannot be removed.")
-        check_over(caller.membership or {}, membership)
-        login = repository.get_credential(str(membership["email"]), consistent=True)
-        leave = repository.leave_op(login, account_id) if login and login.get("user_id") == user_id else None
+        check_over(caller.membership, membership)
+        login = _login_of(membership)
+        leave = repository.leave_op(login, account_id) if login else None
         event = audit.Event(
             "user.removed",
             caller.actor,
-            {"user_id": user_id, "email": membership.get("email")},
+            {"user_id": user_id, "email": membership.email},
             ip,
-            {"status": membership.get("status")},
+            {"status": membership.status},
         )
         try:
             repository.remove_membership(
-                membership, leave, -int(manages_users(membership)), audit.put_ops(event, [account_id])
+                membership, leave, -int(manages_users(membership)), audit.records(event, [account_id])
             )
         except repository.LastManager:
             raise LastUserManager(_LAST_MANAGER) from None
         except repository.Changed:
             continue
         if leave is not None:
-            refresh_credential(str(membership["email"]))  # the strictest settings of the accounts left
-        logger.info(
-            "member removed", extra={"user_id": user_id, "account_id": account_id, "by": caller.session.user_id}
-        )
+            effective.refresh_login(membership.email)  # the strictest settings of the accounts left
+        logger.info("member removed", extra={"user_id": user_id, "account_id": account_id, "by": caller.user_id})
         return
-    raise Conflict("The user was changed by someone else at the same time; try again.")
+    raise Conflict(_CONFLICT)
 
 
-def find(account_id: str, user_id: str) -> dict[str, Any]:
+def find(account_id: str, user_id: str) -> Membership:
     """A membership of the account (any status), or 404."""
-    found = (
-        repository.get_membership(account_id, user_id) if user_id.startswith("usr_") and len(user_id) <= 64 else None
-    )
+    found = accounts.get_membership(account_id, user_id) if user_id.startswith("usr_") and len(user_id) <= 64 else None
     if found is None:
         raise NotFound("No such user in this account.")
     return found
 
 
 def _shown(value: Any) -> Any:
-    return sorted(value) if isinstance(value, list | set) else value
+    return sorted(value) if isinstance(value, list | set | tuple) else value
+
+
+def _login_of(membership: Membership) -> Credential | None:
+    """The login behind an accepted membership; never one behind an invitation."""
+    if membership.invited or not membership.email:
+        return None
+    login = credentials.get_credential(membership.email)
+    return login if login is not None and login.user_id == membership.user_id else None
 
 
 def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     """Remove a member's second factor; nothing to remove is no error (the same end state)."""
-    account = caller.account or {}
-    account_id = _account_id(caller)
+    account_id = caller.account_id
     membership = find(account_id, user_id)
-    # An invitation is not yet a say over the login behind the address, nor is a member the
-    # account denied access: only an accepted, active membership reaches the login.
-    if membership.get("status") == "invited":
-        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
-    if membership.get("status") != "active":
-        raise MemberDisabled("This member is denied access to the account; allow access first.")
     # The second factor belongs to the login, in all its accounts: only someone holding everything
     # the member holds here may remove it (a `users` manager cannot strip a full-access admin's).
-    check_over(caller.membership or {}, membership)
-    email = membership.get("email")
-    credential = repository.get_credential(str(email), consistent=True) if email else None
-    if credential is None or credential.get("user_id") != user_id:
-        raise NotFound("No such user in this account.")
-    event = audit.Event(
-        "mfa.reset",
-        caller.actor,
-        {"user_id": user_id},
-        ip,
-        {"had_mfa": bool(credential.get("mfa_enabled"))},
-    )
-    had_factor = bool(credential.get("mfa_enabled")) or any(k in credential for k in credentials.SECOND_FACTOR_FIELDS)
-    ops = [
-        store.condition_op(
-            keys.membership(account_id, user_id), "#s = :active", values={":active": "active"}, names={"#s": "status"}
-        ),
-        credentials.update_op(
-            str(credential["email"]),
-            {
-                # a factor removed ends every challenge and link issued before; nothing to remove
-                # (a retry) leaves the same state
-                **(credentials.moved_on(credential) if had_factor else {}),
-                "mfa_enabled": False,
-                **dict.fromkeys(credentials.SECOND_FACTOR_FIELDS),
-            },
-            condition="attribute_exists(pk) AND user_id = :user",
-            values={":user": user_id},
-        ),
-        # recorded in every account of the login, since it changes the login everywhere
-        *audit.put_ops(event, list(dict.fromkeys([account_id, *audit.accounts_of(credential)]))),
-    ]
-    try:
-        store.transact(ops)
-    except store.TransactionFailed:  # removed from the account, disabled (or the login deleted) meanwhile
-        raise NotFound("No such user in this account.") from None
-    audit.fan_out(ops)
+    check_over(caller.membership, membership)
+    # An invitation is not yet a say over the login behind the address, nor is a member the
+    # account denied access: only an accepted, active membership reaches the login.
+    if membership.invited:
+        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
+    if not membership.active:
+        raise MemberDisabled("This member is denied access to the account; allow access first.")
+    for _ in range(_ATTEMPTS):
+        credential = _login_of(membership)
+        if credential is None:
+            return  # the address has no login of this member's: nothing to remove
+        if _reset_once(caller, credential, ip):
+            break
+    else:
+        raise Conflict(_CONFLICT)
     # Not best effort: if this fails the answer is 503 and a retry (the same end state) ends them.
     ended = sessions.revoke_all(user_id)
-    passwords.notify(credential, "mfa_reset", {"account": str(account.get("name", ""))})
+    notices.send(credential, "mfa_reset", {"account": caller.account.name})
     metrics.add_metric(name="MfaResets", unit="Count", value=1)
     logger.info(
         "second factor reset",
-        extra={"user_id": user_id, "account_id": account_id, "by": caller.session.user_id, "sessions_ended": ended},
+        extra={"user_id": user_id, "account_id": account_id, "by": caller.user_id, "sessions_ended": ended},
     )
 
 
-def _account_id(caller: Caller) -> str:
-    return str((caller.account or {})["account_id"])
+def _reset_once(caller: Caller, credential: Credential, ip: str) -> bool:
+    """Remove the factor, conditional on the membership still active and the login in the state it
+    was read in; False when that state moved on meanwhile (read again)."""
+    state, values = credentials.same_state(credential)
+    event = audit.Event(
+        "mfa.reset", caller.actor, {"user_id": credential.user_id}, ip, {"had_mfa": credential.mfa_enabled}
+    )
+    # recorded in every account of the login, since it changes the login everywhere
+    records = audit.records(event, [caller.account_id, *credential.account_ids])
+    reset = credentials.update_op(
+        credential.email,
+        {
+            # a factor removed ends every challenge and link issued before; nothing to remove
+            # (a retry) leaves the same state
+            **(credentials.moved_on(credential) if credential.has_second_factor else {}),
+            "mfa_enabled": False,
+            **dict.fromkeys(credentials.SECOND_FACTOR_FIELDS),
+        },
+        condition=f"attribute_exists(pk) AND user_id = :user AND {state}",
+        values={":user": credential.user_id, **values},
+    )
+    active = accounts.active_member_op(caller.account_id, credential.user_id)
+    if repository.write([active, reset, *records.ops]):
+        audit.fan_out(records)
+        return True
+    if accounts.get_membership(caller.account_id, credential.user_id) is None:
+        raise NotFound("No such user in this account.")  # removed meanwhile
+    return False
 
 
-def _accepted(membership: dict[str, Any]) -> bool:
-    return bool(membership.get("email")) and membership.get("status") != "invited"
-
-
-def _credentials(memberships: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
-    """Each accepted member's login, read in one call; None for an invitation (whose address may
-    belong to someone else's login, which the account has no view of) or a member whose email
-    now belongs to someone else."""
-    emails = sorted({keys.normalise_email(str(m["email"])) for m in memberships if _accepted(m)})
-    if not emails:
-        return [None] * len(memberships)
-    by_email = dict(zip(emails, store.batch_get([keys.credential(e) for e in emails]), strict=True))
-    found: list[dict[str, Any] | None] = []
+def _members(memberships: list[Membership]) -> list[Member]:
+    """The members as shown: each accepted member's login read in one call (none for an
+    invitation, whose address may belong to someone else's login)."""
+    accepted = [m for m in memberships if not m.invited and m.email]
+    emails = sorted({keys.normalise_email(m.email) for m in accepted})
+    logins = dict(zip(emails, credentials.get_credentials(emails), strict=True)) if emails else {}
+    shown = []
     for membership in memberships:
-        credential = by_email.get(keys.normalise_email(str(membership["email"]))) if _accepted(membership) else None
-        found.append(credential if credential and credential.get("user_id") == membership.get("user_id") else None)
-    return found
-
-
-def _members(memberships: list[dict[str, Any]]) -> list[Member]:
-    return [_member(m, c) for m, c in zip(memberships, _credentials(memberships), strict=True)]
-
-
-def _member(membership: dict[str, Any], credential: dict[str, Any] | None) -> Member:
-    login = credential or {}
-    return Member(
-        user_id=str(membership["user_id"]),
-        email=str(membership.get("email") or login.get("email") or ""),
-        name=login.get("name"),
-        status=membership.get("status", "active"),
-        owner=bool(membership.get("owner")),
-        full_access=bool(membership.get("full_access")),
-        rights=sorted(str(r) for r in membership.get("rights") or ()),
-        mfa_enabled=bool(login.get("mfa_enabled")),
-        last_login_at=login.get("last_login_at"),
-        password_changed_at=login.get("password_changed_at"),
-    )
+        login = logins.get(keys.normalise_email(membership.email)) if not membership.invited else None
+        if login is not None and login.user_id != membership.user_id:
+            login = None  # the address now belongs to someone else
+        shown.append(
+            Member(
+                user_id=membership.user_id,
+                email=membership.email,
+                name=login.name if login else None,
+                status=membership.status,
+                owner=membership.owner,
+                full_access=membership.full_access,
+                rights=sorted(membership.rights),
+                mfa_enabled=bool(login and login.mfa_enabled),
+                last_login_at=login.last_login_at if login else None,
+                password_changed_at=login.password_changed_at if login else None,
+            )
+        )
+    return shown

@@ -1,7 +1,7 @@
 """Sign-up and email verification (contract section 2).
 
 Sign-up creates a *test* account named after the company, its owner with full access, and a
-verification token, all in one conditional transaction; then it emails the link. If the email
+verification link, all in one conditional transaction; then it emails the link. If the email
 cannot be sent, the transaction is undone and the caller gets 503, so a retry starts clean and no
 account exists that nobody can verify.
 """
@@ -11,36 +11,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portico import clock, ids, keys, ratelimit
-from portico.accounts.security import Effective
+from portico.accounts.records import Account, Membership
 from portico.auth import captcha, passwords
-from portico.auth.policy import check_password
+from portico.auth import repository as credentials
 from portico.config import settings
-from portico.errors import EmailTaken, InvalidToken, WeakPassword
+from portico.errors import EmailTaken, InvalidToken
 from portico.identity import repository
 from portico.identity.models import ResendVerificationRequest, SignupRequest, SignupResult, VerifyEmailRequest
 from portico.locale import negotiate
 from portico.notify import email
 from portico.observability import logger, metrics
+from portico.security.policy import require_strong
+from portico.security.settings import Effective
+from portico.tokens import links
 
 VERIFICATION_VALIDITY = timedelta(hours=24)
 RESEND_COOLDOWN_SECONDS = 60
 RESEND_PER_HOUR = 5
-
-
-def _verification_token(user_id: str, address: str) -> tuple[str, dict]:
-    secret = ids.new_token()
-    now = clock.now()
-    expires = now + VERIFICATION_VALIDITY
-    item = {
-        "token_hash": ids.digest(secret),
-        "kind": repository.VERIFY_EMAIL,
-        "user_id": user_id,
-        "email": address,
-        "created_at": clock.iso(now),
-        "expires_at": int(expires.timestamp()),
-        "ttl": int(expires.timestamp()) + 7 * 86400,
-    }
-    return secret, item
 
 
 def _send_verification(address: str, name: str, language: str, secret: str) -> None:
@@ -51,60 +38,52 @@ def _send_verification(address: str, name: str, language: str, secret: str) -> N
 def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResult:
     captcha.require(body.captcha_token, ip)
     security = Effective()  # a new test account starts with the default security settings
-    reasons = check_password(body.password, security.password_policy, personal=(body.name, body.email, body.company))
-    if reasons:
-        raise WeakPassword(reasons)
-    if repository.get_credential(body.email):
+    require_strong(body.password, security.password_policy, personal=(body.name, body.email, body.company))
+    if credentials.get_credential(body.email):
         # Fast path before the expensive hash; the transaction below is what guarantees uniqueness.
         raise EmailTaken("An account with this email address already exists.")
 
     language = negotiate(body.language, accept_language)
-    now = clock.now()
+    now = clock.iso(clock.now())
     user_id, account_id = ids.new_id("usr"), ids.new_id("acc")
-    secret, token = _verification_token(user_id, body.email)
+    secret, link = links.new(links.VERIFY_EMAIL, user_id=user_id, email=body.email, valid_for=VERIFICATION_VALIDITY)
+    credential, create = passwords.new_login(
+        user_id=user_id,
+        email_address=body.email,
+        name=body.name,
+        language=language,
+        account_id=account_id,
+        security=security,
+        password=body.password,
+        verified_at=None,
+        verify_token_hash=link.token_hash,
+    )
     new = repository.NewOwner(
-        credential=passwords.new_credential(
+        credential=credential,
+        create_credential=create,
+        user=repository.User(user_id=user_id, email=body.email, name=body.name, language=language, created_at=now),
+        account=Account(
+            account_id=account_id,
+            name=body.company,
+            mode="test",
+            owner_user_id=user_id,
+            user_managers=1,
+            language=language,
+            created_at=now,
+        ),
+        membership=Membership(
+            account_id=account_id,
+            account_name=body.company,
+            account_mode="test",
             user_id=user_id,
             email=body.email,
-            name=body.name,
-            language=language,
-            account_id=account_id,
-            security=security,
-            password=body.password,
-            now=now,
-            email_verified=False,
-            verify_token_hash=token["token_hash"],
+            owner=True,
+            full_access=True,
+            status="active",
+            version=0,
+            created_at=now,
         ),
-        user={
-            "user_id": user_id,
-            "email": body.email,
-            "name": body.name,
-            "language": language,
-            "created_at": clock.iso(now),
-        },
-        account={
-            "account_id": account_id,
-            "name": body.company,
-            "mode": "test",
-            "owner_user_id": user_id,
-            "user_managers": 1,  # active members holding `users`: never allowed to reach 0
-            "language": language,
-            "created_at": clock.iso(now),
-        },
-        membership={
-            "account_id": account_id,
-            "account_name": body.company,
-            "account_mode": "test",
-            "user_id": user_id,
-            "email": body.email,
-            "owner": True,
-            "full_access": True,
-            "rights": [],
-            "status": "active",
-            "version": 0,
-            "created_at": clock.iso(now),
-        },
-        token=token,
+        link=link,
     )
     try:
         repository.create_owner(new)
@@ -125,44 +104,35 @@ def sign_up(body: SignupRequest, *, ip: str, accept_language: str) -> SignupResu
 
 
 def verify_email(body: VerifyEmailRequest) -> None:
-    token_hash = ids.digest(body.token)
-    token = repository.get_token(token_hash)
-    now = clock.now()
-    if (
-        token is None
-        or token.get("kind") != repository.VERIFY_EMAIL
-        or "used_at" in token
-        or int(token["expires_at"]) <= int(now.timestamp())
-        or not repository.consume_verification(token_hash, str(token["email"]), clock.iso(now), int(now.timestamp()))
-    ):
+    link = links.find(body.token, links.VERIFY_EMAIL)
+    if link is None or not repository.consume_verification(link, clock.iso(clock.now())):
         raise InvalidToken("This link is invalid, used or expired. Request a new one.")
     metrics.add_metric(name="EmailsVerified", unit="Count", value=1)
-    logger.info("email verified", extra={"user_id": token["user_id"]})
+    logger.info("email verified", extra={"user_id": link.user_id})
 
 
 def resend_verification(body: ResendVerificationRequest) -> None:
     """Send a fresh link if the address belongs to an unverified user; the answer never tells."""
-    ratelimit.cooldown("verify-resend", keys.normalise_email(body.email), RESEND_COOLDOWN_SECONDS)
-    ratelimit.quota("verify-resend", keys.normalise_email(body.email), RESEND_PER_HOUR, 3600)
-    with ratelimit.released_on_failure("verify-resend", keys.normalise_email(body.email)):
+    subject = keys.normalise_email(body.email)
+    ratelimit.cooldown("verify-resend", subject, RESEND_COOLDOWN_SECONDS)
+    ratelimit.quota("verify-resend", subject, RESEND_PER_HOUR, 3600)
+    with ratelimit.released_on_failure("verify-resend", subject):
         _resend(body)
 
 
 def _resend(body: ResendVerificationRequest) -> None:
-    credential = repository.get_credential(body.email, consistent=True)
-    if not credential or credential.get("email_verified"):
+    credential = credentials.get_credential(body.email)
+    if credential is None or credential.email_verified:
         return
-    user_id, address = str(credential["user_id"]), str(credential["email"])
-    # Everything the email needs is read before the link is replaced: once it is, only the email
-    # or the undo may fail, and the undo puts the earlier link back.
-    user = repository.get_user(user_id) or {}
-    secret, token = _verification_token(user_id, address)
-    previous = credential.get("verify_token_hash")
-    if not repository.replace_verification_token(address, token, previous):
+    secret, link = links.new(
+        links.VERIFY_EMAIL, user_id=credential.user_id, email=credential.email, valid_for=VERIFICATION_VALIDITY
+    )
+    previous = credential.verify_token_hash
+    if not repository.replace_verification(credential.email, link, previous):
         return  # verified, or another resend won the race: that one sends its own link
     try:
-        _send_verification(address, str(user.get("name", "")), str(user.get("language", "en")), secret)
+        _send_verification(credential.email, credential.name, credential.language, secret)
     except Exception:
         # The earlier link keeps working, as if this resend never happened.
-        repository.restore_verification_token(address, token["token_hash"], previous)
+        repository.restore_verification(credential.email, link.token_hash, previous)
         raise

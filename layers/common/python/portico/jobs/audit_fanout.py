@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from portico import audit, clock, keys, store
+from portico import audit, clock
 from portico.observability import logger, metrics
 
 GRACE_SECONDS = 60
@@ -29,26 +29,9 @@ class Summary:
 
 
 def run() -> dict[str, Any]:
-    now = clock.now()
-    summary = Summary(run_at=clock.iso(now))
-    before = clock.iso_epoch(clock.timestamp() - GRACE_SECONDS).replace("Z", "")
-    start = None
-    while True:
-        page, start = store.query(
-            "gsi1pk = :p AND gsi1sk < :before",
-            {":p": keys.audit_fanout_index("", "")["gsi1pk"], ":before": before},
-            index="gsi1",
-            start=start,
-        )
-        for marker in page:
-            summary.markers += 1
-            try:
-                summary.records_written += audit.complete(marker)
-            except Exception as exc:  # one marker's failure must not stop the others
-                summary.failed += 1
-                summary.failures.append({"marker": str(marker["pk"]), "error": type(exc).__name__})
-        if not start:
-            break
+    summary = Summary(run_at=clock.iso(clock.now()))
+    summary.markers, summary.records_written, summary.failures = audit.finish_pending(GRACE_SECONDS)
+    summary.failed = len(summary.failures)
     metrics.add_metric(name="AuditRecordsFannedOut", unit="Count", value=summary.records_written)
     if summary.failed:
         logger.error("audit-fanout: some markers failed", extra={"failed": summary.failed})

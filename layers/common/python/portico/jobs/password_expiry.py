@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from portico import clock, store
+from portico import clock
+from portico.auth import repository as credentials
+from portico.auth.credentials import Credential
 from portico.notify import email
 from portico.observability import logger, metrics
 
@@ -42,16 +44,6 @@ class Summary:
     failures: list[dict[str, str]] = field(default_factory=list)
 
 
-def _due(day: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    start = None
-    while True:
-        page, start = store.query("gsi1pk = :d", {":d": f"PWEXP#{day}"}, index="gsi1", start=start)
-        found.extend(page)
-        if not start:
-            return found
-
-
 def run() -> dict[str, Any]:
     now = clock.now()
     today = now.date()
@@ -59,19 +51,19 @@ def run() -> dict[str, Any]:
     for days in REMINDER_DAYS:
         # today's reminders, and yesterday's in case that run failed (claims stop doubles)
         for late in (0, 1):
-            for item in _due((today + timedelta(days=days - late)).isoformat()):
+            for credential in credentials.expiring_on((today + timedelta(days=days - late)).isoformat()):
                 summary.items_read += 1
                 try:
-                    _remind(item, days, summary)
+                    _remind(credential, days, summary)
                 except Exception as exc:  # one user's failure must not stop the others
                     summary.failed += 1
                     summary.failures.append(
-                        {"user_id": str(item.get("user_id")), "step": f"reminder-{days}", "error": type(exc).__name__}
+                        {"user_id": credential.user_id, "step": f"reminder-{days}", "error": type(exc).__name__}
                     )
     for back in range(LOOKBACK_DAYS, -1, -1):
-        for item in _due((today - timedelta(days=back)).isoformat()):
+        for credential in credentials.expiring_on((today - timedelta(days=back)).isoformat()):
             summary.items_read += 1
-            _expire(item, summary)
+            _expire(credential, summary)
     metrics.add_metric(name="PasswordRemindersSent", unit="Count", value=summary.reminders_sent)
     metrics.add_metric(name="PasswordsExpired", unit="Count", value=summary.expired)
     if summary.failed:
@@ -79,77 +71,76 @@ def run() -> dict[str, Any]:
     return asdict(summary)
 
 
-def _claim(item: dict[str, Any], days: int) -> bool:
-    try:
-        store.update(
-            {"pk": item["pk"], "sk": item["sk"]},
-            "SET reminders_sent = list_append(if_not_exists(reminders_sent, :empty), :d)",
-            # still the same password, still expiring then, not expired, not yet reminded
-            condition="password_changed_epoch = :seen AND password_expires_at = :exp AND password_status = :ok "
-            "AND NOT contains(reminders_sent, :n)",
-            values={
-                ":empty": [],
-                ":d": [days],
-                ":n": days,
-                ":seen": item["password_changed_epoch"],
-                ":exp": item["password_expires_at"],
-                ":ok": "ok",
-            },
-        )
-    except store.ConditionFailed:
-        return False
-    return True
+def _claim(credential: Credential, days: int) -> bool:
+    """Claim the reminder: still the same password, still expiring then, not expired, not yet
+    reminded. A second run, or two at once, claim nothing more."""
+    return credentials.write(
+        [
+            credentials.update_op(
+                credential.email,
+                {},
+                append={"reminders_sent": [days]},
+                condition="password_changed_epoch = :seen AND password_expires_at = :exp AND password_status = :ok "
+                "AND NOT contains(reminders_sent, :n)",
+                values={
+                    ":n": days,
+                    ":seen": credential.password_changed_epoch,
+                    ":exp": credential.password_expires_at,
+                    ":ok": "ok",
+                },
+                versioned=False,
+            )
+        ]
+    )
 
 
-def _release(item: dict[str, Any], days: int) -> None:
-    fresh = store.get({"pk": item["pk"], "sk": item["sk"]}, consistent=True) or {}
-    remaining = [d for d in fresh.get("reminders_sent", []) if int(d) != days]
-    store.update({"pk": item["pk"], "sk": item["sk"]}, "SET reminders_sent = :r", values={":r": remaining})
+def _release(credential: Credential, days: int) -> None:
+    fresh = credentials.get_credential(credential.email) or credential
+    remaining = [d for d in fresh.reminders_sent if d != days]
+    credentials.write([credentials.update_op(credential.email, {"reminders_sent": remaining}, versioned=False)])
 
 
-def _remind(item: dict[str, Any], days: int, summary: Summary) -> None:
-    if item.get("password_status", "ok") != "ok" or days in [int(d) for d in item.get("reminders_sent", [])]:
+def _remind(credential: Credential, days: int, summary: Summary) -> None:
+    current = credential.password_status == "ok"  # noqa: S105 (a state, not a password)
+    if not current or days in credential.reminders_sent or not _claim(credential, days):
         summary.skipped += 1
         return
-    if not _claim(item, days):
-        summary.skipped += 1
-        return
-    expires = clock.iso_epoch(int(item["password_expires_at"]))
+    expires = clock.iso_epoch(int(credential.password_expires_at or 0))
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
             email.send(
-                str(item["email"]),
+                credential.email,
                 "password_expiry_reminder",
-                str(item.get("language", "en")),
-                {"name": str(item.get("name", "")), "days": str(days), "expires_at": expires},
+                credential.language,
+                {"name": credential.name, "days": str(days), "expires_at": expires},
             )
             summary.reminders_sent += 1
             return
         except Exception as exc:  # retried, then reported; the claim is released for a later run
             if attempt == SEND_ATTEMPTS:
-                _release(item, days)
+                _release(credential, days)
                 summary.failed += 1
                 summary.failures.append(
-                    {"user_id": str(item["user_id"]), "step": f"reminder-{days}", "error": type(exc).__name__}
+                    {"user_id": credential.user_id, "step": f"reminder-{days}", "error": type(exc).__name__}
                 )
 
 
-def _expire(item: dict[str, Any], summary: Summary) -> None:
+def _expire(credential: Credential, summary: Summary) -> None:
+    """Mark the password expired and take it out of the index, unless it changed meanwhile or is
+    not yet due at this hour."""
+    expire = credentials.update_op(
+        credential.email,
+        {"password_status": "expired", "gsi1pk": None, "gsi1sk": None},
+        condition="password_changed_epoch = :seen AND password_expires_at <= :now",
+        values={":seen": credential.password_changed_epoch, ":now": int(clock.timestamp())},
+    )
     try:
-        store.update(
-            {"pk": item["pk"], "sk": item["sk"]},
-            "SET password_status = :expired, version = version + :one REMOVE gsi1pk, gsi1sk",
-            condition="password_changed_epoch = :seen AND password_expires_at <= :now",
-            values={
-                ":expired": "expired",
-                ":one": 1,
-                ":seen": item["password_changed_epoch"],
-                ":now": int(clock.timestamp()),
-            },
-        )
-        summary.expired += 1
-    except store.ConditionFailed:
-        summary.skipped += 1  # changed in the meantime, or not yet due at this hour
+        done = credentials.write([expire])
     except Exception as exc:
         summary.failed += 1
-        summary.failures.append({"user_id": str(item["user_id"]), "step": "expire", "error": type(exc).__name__})
+        summary.failures.append({"user_id": credential.user_id, "step": "expire", "error": type(exc).__name__})
+        return
+    if done:
+        summary.expired += 1
+    else:
+        summary.skipped += 1

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
+from portico.accounts.models import RightView
+from portico.accounts.records import Account, Membership
 from portico.errors import Forbidden, define
 
 RightUnavailable = define("RightUnavailable", 422, "right_unavailable", "Right Unavailable")
@@ -55,18 +56,18 @@ CATALOG: tuple[RightInfo, ...] = (
 _BY_ID = {info.id: info for info in CATALOG}
 
 
-def allows(membership: dict[str, Any], right: Right) -> bool:
+def allows(membership: Membership, right: Right) -> bool:
     """Whether a membership carries ``right``, directly or through full access (its status is the
     caller's business)."""
-    return bool(membership.get("full_access")) or right.value in set(membership.get("rights") or ())
+    return membership.full_access or right.value in membership.rights
 
 
-def manages_users(membership: dict[str, Any]) -> bool:
+def manages_users(membership: Membership) -> bool:
     """An active member holding ``users``: the kind an account must never run out of."""
-    return membership.get("status") == "active" and allows(membership, Right.USERS)
+    return membership.active and allows(membership, Right.USERS)
 
 
-def compose(rights: list[Right] | tuple[Right, ...], account: dict[str, Any]) -> list[str]:
+def compose(rights: list[Right] | tuple[Right, ...], account: Account) -> list[str]:
     """The stored form of a grant: what each right requires is added (``data:edit`` brings
     ``data:view``), and a right the account cannot have is ``422 right_unavailable``."""
     granted: set[Right] = set()
@@ -83,40 +84,40 @@ def compose(rights: list[Right] | tuple[Right, ...], account: dict[str, Any]) ->
     return sorted(r.value for r in granted)
 
 
-def unavailable(right: Right, account: dict[str, Any]) -> str | None:
+def unavailable(right: Right, account: Account) -> str | None:
     """Why ``account`` cannot grant ``right``, or None."""
     constraint = _BY_ID[right].constraint
-    if constraint == "payouts_enabled" and not account.get("payouts_enabled"):
+    if constraint == "payouts_enabled" and not account.payouts_enabled:
         return f"'{right.value}' needs payouts enabled on the account (an acquirer agreement that supports payouts)."
-    if constraint == "live_account" and account.get("mode") != "live":
+    if constraint == "live_account" and account.mode != "live":
         return f"'{right.value}' is only available in live accounts."
     return None
 
 
-def check_grant(granter: dict[str, Any], full_access: bool, rights: list[str]) -> None:
+def check_grant(granter: Membership, full_access: bool, rights: list[str] | tuple[str, ...]) -> None:
     """A member can hand out only what they hold: full access only with full access, and a right
     only if they have it (``users`` alone does not make its holder an administrator of everything)."""
-    if full_access and not granter.get("full_access"):
+    if full_access and not granter.full_access:
         raise Forbidden("Only a member with full access can grant full access.")
     missing = [r for r in rights if not allows(granter, Right(r))]
     if missing:
         raise Forbidden(f"You cannot grant rights you do not hold: {', '.join(missing)}.")
 
 
-def check_over(granter: dict[str, Any], member: dict[str, Any]) -> None:
+def check_over(granter: Membership, member: Membership) -> None:
     """A member can act on another (change, remove, reset their 2FA) only holding all they hold."""
-    check_grant(granter, bool(member.get("full_access")), list(member.get("rights") or ()))
+    check_grant(granter, member.full_access, member.rights)
 
 
-def catalog() -> list[dict[str, Any]]:
+def catalog() -> list[RightView]:
     """The catalog as the API shows it (``GET /rights``)."""
     return [
-        {
-            "id": info.id.value,
-            "name": info.name,
-            "description": info.description,
-            "requires": [r.value for r in info.requires],
-            "constraint": info.constraint,
-        }
+        RightView(
+            id=info.id.value,
+            name=info.name,
+            description=info.description,
+            requires=[r.value for r in info.requires],
+            constraint=info.constraint,
+        )
         for info in CATALOG
     ]

@@ -1,83 +1,11 @@
-"""Password policy: an account's password settings, and the check that names every rule a password breaks.
+"""Password policy: an account's password rules (``PasswordPolicy``) and the check that names every
+rule a password breaks (contract section 4).
 
-A pure module: no I/O, no clock, no AWS. ``check_password`` returns the contract's reason codes
-(section 4) in the order of ``REASONS``; ``reused`` is last because it is checked elsewhere, against
-the stored hashes, and the caller appends it.
-
-Length and composition
-    Length counts Unicode code points after NFC normalisation: an emoji or a CJK character is one,
-    and "e" + a combining acute is the single "é" another keyboard sends. Lower and upper case are
-    Unicode-aware (``str.islower``/``str.isupper``), a digit is ``str.isdigit``, and "special" is
-    anything neither letter nor digit, spaces included. Above ``MAX_LENGTH`` only these cheap checks
-    run, so a 10,000-character body costs microseconds and the estimator never sees it.
-
-Guessable content (only with ``reject_guessable``)
-    Rules that reject whatever the strength estimate says; they are what an attacker's rule set
-    tries first and what a user reads as an obvious mistake:
-
-    - ``contains_personal_info``: a fragment of the user's name, email or company, case-insensitive,
-      reversed or with l33t substitutions ("J@ne"). Fragments are the words of the name and the
-      company, the email's local part and its words, and the domain's labels without the top-level
-      domain; legal forms ("gmbh", "inc", ...) and fragments under 3 characters are dropped. A
-      fragment of 4+ characters counts anywhere. A 3-character one only as a word of its own, so
-      "Ann-1984!" or "AnnKettle" is personal for Ann, "Annual-Report" is not.
-    - ``sequence``: 4+ characters stepping by one code point ("abcd", "4321", "WxYz", "#$%&"), or a
-      straight keyboard run of 4+ keys (zxcvbn ``spatial`` match without a turn: "qwer", "asdf",
-      "zxcv", "1qaz", "!@#$") that starts a word. Runs that turn are left to the estimate ("were",
-      "rewards" are chains of adjacent keys too), and so are runs that start inside a word ("erty"
-      in "liberty", "property", "Doherty"); "Qwertz", "asdfjkl" and "HarborQwer" still count.
-    - ``repeated_characters``: one character 3+ times in a row ("aaa", "AaA"), or a repeated block
-      of 4+ characters in all ("abab", "1212", "xyzxyz", "Dragon!Dragon!"), compared without case.
-      A block of letters only counts as a word of its own ("Haha", "murmur"): "inin" in "training",
-      "anan" in "banana" and "ississ" in "Mississippi" are what English words are made of.
-
-    Rules weighed against the estimate, because words are what good passphrases are made of:
-
-    - ``common_password``: a part of 4+ characters is in zxcvbn's common-password list, also
-      reversed or with l33t substitutions ("P@ssw0rd").
-    - ``dictionary_word``: a part of 4+ characters is a word of zxcvbn's English, film and TV,
-      first-name or surname lists, also reversed or with l33t substitutions.
-
-    Both are reported when zxcvbn's estimate for the whole password is below ``SAFE_GUESSES``,
-    and then for the parts that make it cheap (the estimate's cheapest split, including the
-    inside of a repeated block). ``common_password`` is also reported whatever the estimate when
-    one common password covers at least half of the password, found in the password itself or
-    after removing symbols, or everything but letters ("Sunshine2024!Ab", "Pass-word-2024",
-    "Mountain!Bike42"): that is a known password with decoration.
-
-    ``SAFE_GUESSES`` is 10^10, the boundary between zxcvbn's scores 3 and 4, not the often quoted
-    score 3 (10^8). Under this policy's length and class rules, the passwords people actually pick
-    (a word or two, a year, a symbol) land between the two: "Chicago#Bulls23" 4e8,
-    "Unicorn!Rainbow1" 1e9, "Sunshine2024!Ab" 2e9, "D0lph1n!2023x" 4e9 guesses. These are what
-    rule-based cracking (wordlist + mangling rules) finds early, which NIST SP 800-63B's blocklist
-    requirement and Keycloak's or Kratos' breached-password checks aim at. At the Argon2id
-    parameters of ``portico.auth.hashing`` (tens of milliseconds a hash), 10^8 guesses is about a
-    month of one CPU core, hours on a rented cluster; 10^10 is ten core-years. Three or more
-    unrelated words, or a word with a random part, are well above it and pass:
-    "Vivid-Harbor-Quartz-Lantern-42" 1e26, "Correct-Horse-Battery-Staple-1" 1e24,
-    "Purple-Elephant-7" 1e12. Below the threshold, a password with no word or common password in it
-    (a date and three characters, "19/08/1987Ab!") is accepted: no reason code names it.
-
-Use of zxcvbn
-    zxcvbn (4.5.0, pinned in layers/common/requirements.txt) supplies the ranked lists, keyboard
-    graphs, its spatial, sequence, date and year matchers and its per-match guess formulas; this
-    module replaces three parts whose cost or behaviour does not fit a Lambda:
-
-    - its l33t matcher runs every dictionary over the whole password once per substitution table
-      (seconds for a 128-character password holding many of ``4@8(3!|70$5+%2``); here a
-      depth-first walk per position stops as soon as no dictionary word starts with what it has
-      read, and the dictionary matchers only look at substrings up to the longest word;
-    - its ``zxcvbn()`` entry point stores the user's inputs in a module-level dictionary that
-      every later call reads (one user's name in the next user's estimate in a warm container):
-      here they are a per-call dictionary;
-    - its cheapest-split search is O(n^2) in Decimal arithmetic (over 150 ms for "ab" * 64); here
-      an exact search of splits into at most three parts, see ``_Matcher.weakest``.
-
-Performance
-    Importing this module costs only pydantic; zxcvbn and its lists load on the first guessability
-    check (about 70 ms, once per container). After that a 128-character password takes about 10 ms,
-    and at most about 50 ms for adversarial input (128 digits, where zxcvbn's date matcher is
-    quadratic); 129 characters or more take microseconds.
+A pure module: no I/O, no clock, no AWS; zxcvbn's lists load on the first guessability check.
+``check_password`` returns the reason codes in ``REASONS`` order; ``require_strong`` raises
+``422 weak_password`` with them. ``reused`` is checked against stored hashes by
+:mod:`portico.auth.passwords`. Why the rules and thresholds are what they are, and which parts of
+zxcvbn this module replaces: ``docs/password-policy.md``.
 """
 
 from __future__ import annotations
@@ -93,6 +21,8 @@ from math import factorial
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from portico.errors import WeakPassword
 
 MAX_LENGTH = 128
 """Hard upper bound on a password's length, in code points after NFC normalisation."""
@@ -166,6 +96,13 @@ class PasswordPolicy(BaseModel):
             history=max(p.history for p in merged),
             reject_guessable=any(p.reject_guessable for p in merged),
         )
+
+
+def require_strong(password: str, policy: PasswordPolicy, *, personal: Sequence[str] = ()) -> None:
+    """``422 weak_password`` with every broken rule, unless ``password`` passes ``policy``."""
+    reasons = check_password(password, policy, personal=personal)
+    if reasons:
+        raise WeakPassword(reasons)
 
 
 def check_password(password: str, policy: PasswordPolicy, *, personal: Sequence[str] = ()) -> list[str]:

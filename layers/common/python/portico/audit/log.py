@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from portico import pages, store
+from portico import pages
+from portico.audit import repository
 
 
 class ActorOut(BaseModel):
@@ -32,18 +33,16 @@ class Log(BaseModel):
 
 def listing(account_id: str, *, limit: int = pages.DEFAULT_LIMIT, cursor: str | None = None) -> Log:
     """One page of an account's records, newest first."""
-    partition = f"AUDIT#{account_id}"
-    start = pages.decode_cursor(cursor, partition, "") if cursor is not None else None
-    items, last = store.query("pk = :p", {":p": partition}, limit=limit, forward=False, start=start)
+    items, last = repository.page(account_id, limit=limit, cursor=cursor)
     return Log(
         items=[
             Record(
                 at=str(item["at"]),
                 actor=ActorOut(**item.get("actor") or {"type": "system"}),
                 action=str(item["action"]),
-                target=store.plain(item.get("target")),
+                target=item.get("target"),
                 ip=item.get("ip"),
-                details=store.plain(item.get("details")),
+                details=item.get("details"),
             )
             for item in items
         ],

@@ -1,0 +1,58 @@
+"""Typed records of an account and of a membership (a login's place in an account)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from portico.records import Record
+from portico.security.settings import SecuritySettings
+
+MembershipStatus = Literal["active", "disabled", "invited"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account(Record):
+    decoders: ClassVar[dict[str, Callable[[Any], Any]]] = {"security": SecuritySettings.from_item}
+    encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {"security": lambda s: s.model_dump()}
+
+    account_id: str
+    name: str
+    mode: str = "test"  # "test" or "live"
+    language: str = "en"
+    owner_user_id: str | None = None
+    user_managers: int = 0  # active members holding `users`: never allowed to reach 0
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    payouts_enabled: bool = False
+    test_account_id: str | None = None
+    live_account_id: str | None = None
+    created_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Membership(Record):
+    account_id: str
+    user_id: str
+    email: str
+    status: MembershipStatus = "active"
+    owner: bool = False
+    full_access: bool = False
+    rights: tuple[str, ...] = ()
+    version: int | None = None  # None: written before memberships had one
+    account_name: str = ""  # the account's name and mode, so a login's list needs no account read
+    account_mode: str = "test"
+    created_at: str | None = None
+    accepted_at: str | None = None
+    invited_by: str | None = None
+    invitation_hash: str | None = None
+    invitation_expires_at: int | None = None
+    invitation_sent_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def invited(self) -> bool:
+        return self.status == "invited"

@@ -1,0 +1,53 @@
+"""Field types of request bodies, shared by every domain's models: strict bodies, one-line text,
+email addresses, secrets, passwords and codes."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Language = Literal["en", "de"]
+
+
+def _email(value: str) -> str:
+    """RFC 5322/6531 syntax via email-validator, imported on first use (it compiles many regexes,
+    a cold-start cost only the routes that take an email should pay). Spaces around the address
+    are trimmed and it is NFKC-normalised (fullwidth letters become their ASCII selves); it
+    otherwise keeps the user's spelling, and the domain is normalised (lower case, IDNA). Which
+    addresses are the same login is :func:`portico.keys.normalise_email`."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(unicodedata.normalize("NFKC", value.strip()), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+
+
+# Characters that end a line or reorder text in some reader: C0 and C1 controls, DEL, the
+# Unicode line and paragraph separators, and the bidirectional overrides and isolates
+# ("Trojan Source"). None of them belongs in a name, and each can break an email header or
+# disguise what a reader sees.
+UNSAFE_IN_TEXT = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+
+# One line of human text: none of the above, trimmed, bounded.
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=f"^[^{UNSAFE_IN_TEXT}]+$")
+]
+Email = Annotated[
+    str, Field(min_length=3, max_length=260, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
+Secret = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class RequestBody(BaseModel):
+    """Strict JSON bodies: unknown fields and type coercion are errors, not guesses."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Length is the password policy's business (too_long is a reason it reports); the bound here only
+# stops absurd input before any work. The request body limit caps it anyway.
+Password = Annotated[str, Field(min_length=1, max_length=16384)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
