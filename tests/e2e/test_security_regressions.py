@@ -260,11 +260,24 @@ def test_hostile_json_shapes_without_a_session_get_a_clear_4xx(local_stack):
     headers = {"Content-Type": "application/json"}
     deep_array = "[" * 5000 + "]" * 5000
     deep_object = '{"a":' * 5000 + "1" + "}" * 5000
-    digits = '{"email": ' + "9" * 5000 + ', "password": "x"}'
     nested_value = json.dumps({"email": "a@example.com", "password": "x"})[:-1] + ', "x": ' + deep_array + "}"
     for path in ("/signup", "/auth/login", "/auth/password/forgot", "/invitations/abc/accept"):
-        for body in (deep_array, deep_object, digits, nested_value):
+        for body in (deep_array, deep_object, nested_value):
             _refused_cleanly(stack.post(path, body=body, headers=headers))
+        # past Python's own limit of 4,300 digits the parser refuses by itself; below it, the number
+        # would be converted (quadratic in its length) unless refused first
+        for digits in (100, 4000):
+            reply = stack.post(path, body='{"email": ' + "9" * digits + ', "password": "x"}', headers=headers)
+            assert reply.status == 422 and reply.json["code"] == "validation_error", (path, digits, reply.text)
+            assert "digits" in reply.json["errors"][0]["msg"]
+
+
+def test_hostile_shapes_are_refused_after_the_access_check(local_stack):
+    """An anonymous caller of a protected route learns nothing about bodies: 401 first."""
+    deep = '{"current_password": ' + "[" * 100 + "]" * 100 + "}"
+    for path in ("/me/password", "/accounts/acc_x/users"):
+        reply = local_stack.post(path, body=deep, headers={"Content-Type": "application/json"})
+        assert reply.status == 401 and reply.json["code"] == "unauthenticated", (path, reply.text)
 
 
 def test_line_breaks_in_names_never_reach_an_email_header(local_stack):
@@ -278,10 +291,9 @@ def test_line_breaks_in_names_never_reach_an_email_header(local_stack):
             "company": f"Engines{breaker}Subject: urgent",
         }
         reply = stack.post("/signup", json=body)
-        assert reply.status in (201, 422), (repr(breaker), reply.status, reply.text)
-        for message in stack.outbox(email):
-            assert not re.search(r"[\r\n\x0b\x0c\x85\u2028\u2029]", message["subject"])
-            assert message["to"] == [email]
+        assert reply.status == 422 and reply.json["code"] == "validation_error", (repr(breaker), reply.text)
+        assert {tuple(e["loc"]) for e in reply.json["errors"]} == {("body", "name"), ("body", "company")}
+        assert stack.outbox(email) == []
 
 
 def test_media_types_compare_case_insensitively(local_stack):
@@ -452,3 +464,64 @@ def test_invited_people_can_be_told_apart_from_look_alikes(local_stack):
     assert stack.post(users, json={"email": f"gross-{tag}@example.com"}, headers=headers).status == 201
     again = stack.post(users, json={"email": f"GRO\u00df-{tag}@Example.com"}, headers=headers)
     assert again.status == 409 and again.json["code"] == "already_member"
+
+
+# ----------------------------------------------------------------- every change of state ends what came before
+
+
+def test_an_admin_2fa_reset_ends_outstanding_challenges_and_reset_links(local_stack):
+    stack = local_stack
+    member_email, _, member_headers = owner(stack, "reset-target")
+    totp = enable_totp(stack, member_headers)
+    _, admin, admin_headers = owner(stack, "reset-admin")
+    users = f"/accounts/{admin['account_id']}/users"
+    stack.post(users, json={"email": member_email}, headers=admin_headers)
+    stack.post(f"/invitations/{invitation_link(stack, member_email)}/accept", json={"password": PASSWORD})
+    member_id = next(
+        m["user_id"] for m in stack.get(users, headers=admin_headers).json["items"] if m["email"] == member_email
+    )
+    stolen = stack.post("/auth/login", json={"email": member_email, "password": PASSWORD}).json
+    assert stolen["status"] == "mfa_required"
+    token = reset_link(stack, member_email)
+
+    assert stack.post(f"{users}/{member_id}/mfa-reset", headers=admin_headers).status == 204
+
+    late = stack.post("/auth/login/mfa", json={"challenge": stolen["challenge"], "code": totp.at(now(stack))})
+    assert late.status == 401 and late.json["code"] == "invalid_challenge"
+    stale = stack.post("/auth/password/reset", json={"token": token, "new_password": NEW})
+    assert stale.status == 400 and stale.json["code"] == "invalid_token"
+
+
+def test_turning_2fa_on_or_off_ends_outstanding_challenges_and_reset_links(local_stack):
+    stack = local_stack
+    email, _, headers = owner(stack, "toggle")
+    before_on = reset_link(stack, email)
+    totp = enable_totp(stack, headers)  # on: the link sent before is gone
+    refused = stack.post("/auth/password/reset", json={"token": before_on, "new_password": NEW})
+    assert refused.status == 400 and refused.json["code"] == "invalid_token"
+
+    stolen = stack.post("/auth/login", json={"email": email, "password": PASSWORD}).json
+    assert stolen["status"] == "mfa_required"
+    off = stack.request(
+        "DELETE", "/me/mfa/totp", json={"password": PASSWORD, "code": totp.at(now(stack))}, headers=headers
+    )
+    assert off.status == 204
+    late = stack.post("/auth/login/mfa", json={"challenge": stolen["challenge"], "code": totp.at(now(stack) + 30)})
+    assert late.status == 401 and late.json["code"] == "invalid_challenge"
+
+
+def test_a_disabled_member_is_out_of_reach_of_a_2fa_reset(local_stack):
+    stack = local_stack
+    member_email, _, member_headers = owner(stack, "disabled-target")
+    enable_totp(stack, member_headers)
+    _, admin, admin_headers = owner(stack, "disabled-admin")
+    users = f"/accounts/{admin['account_id']}/users"
+    stack.post(users, json={"email": member_email}, headers=admin_headers)
+    stack.post(f"/invitations/{invitation_link(stack, member_email)}/accept", json={"password": PASSWORD})
+    member_id = next(
+        m["user_id"] for m in stack.get(users, headers=admin_headers).json["items"] if m["email"] == member_email
+    )
+    assert stack.patch(f"{users}/{member_id}", json={"status": "disabled"}, headers=admin_headers).status == 200
+    refused = stack.post(f"{users}/{member_id}/mfa-reset", headers=admin_headers)
+    assert refused.status == 409 and refused.json["code"] == "member_disabled"
+    assert stack.get("/me", headers=member_headers).json["mfa"]["totp"] is True

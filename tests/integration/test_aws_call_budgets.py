@@ -44,7 +44,7 @@ BUDGETS = [Budget(*row) for row in [
     # route                                                  flow                        DynamoDB SES SNS KMS guide
     ("POST /signup",                                         "signup",                          2, 1, 0, 0, None),
     ("POST /auth/verify-email",                              "verify email",                    2, 0, 0, 0, None),
-    ("POST /auth/verify-email/resend",                       "resend verification",             5, 1, 0, 0, None),
+    ("POST /auth/verify-email/resend",                       "resend verification",             4, 1, 0, 0, None),
     ("POST /auth/login",                                     "login",                           3, 0, 0, 0, LOGIN),
     ("POST /auth/login",                                     "login, wrong password",           3, 0, 0, 0, LOGIN),
     ("POST /auth/login",                                     "login, unknown email",            3, 0, 0, 0, LOGIN),
@@ -76,7 +76,7 @@ BUDGETS = [Budget(*row) for row in [
     ("GET /rights",                                          "rights",                          1, 0, 0, 0, READ),
     ("PUT /accounts/{account_id}/security",                  "security change",                 7, 0, 0, 0, None),
     ("POST /accounts/{account_id}/users/{user_id}/mfa-reset", "admin MFA reset",                7, 1, 0, 0, None),
-    ("POST /accounts/{account_id}/users",                    "invitation",                      6, 1, 0, 0, None),
+    ("POST /accounts/{account_id}/users",                    "invitation",                      7, 1, 0, 0, None),
     ("POST /portal/{account_id}/login",                      "portal login code",               3, 1, 0, 0, PORTAL),
 ]]
 # fmt: on

@@ -147,7 +147,7 @@ def test_a_recovery_code_opens_one_session(world):
 # ----------------------------------------------------------------- the lockout limit
 
 
-def _wrong_totp_codes(world: World) -> tuple[list[Callable[[], Answer]], dict[str, str]]:
+def _wrong_totp_codes(world: World) -> tuple[list[Callable[[], Answer]], Callable[[], int]]:
     s = Subject()
     flows.logged_in(world, s)
     flows.with_totp(world, s)
@@ -155,28 +155,28 @@ def _wrong_totp_codes(world: World) -> tuple[list[Callable[[], Answer]], dict[st
     wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
     challenges = [flows.challenge(world, s, "mfa_required") for _ in range(12)]
     requests = [lambda c=c: world.api.post("/auth/login/mfa", {"challenge": c, "code": wrong}) for c in challenges]
-    return requests, keys.credential(s.email)
+    return requests, lambda: auth_repository.get_credential(s.email).failed_count
 
 
-def _unknown_email(world: World) -> tuple[list[Callable[[], Answer]], dict[str, str]]:
+def _unknown_email(world: World) -> tuple[list[Callable[[], Answer]], Callable[[], int]]:
     email = Subject().email  # never signed up
     requests = [
         lambda i=i: world.api.post("/auth/login", {"email": email, "password": f"Wrong-Password-{i}"})
         for i in range(12)
     ]
-    return requests, auth_repository.unknown_lockout_key(email)
+    return requests, lambda: auth_repository.unknown_lockout(email)[0].failed_count
 
 
 @pytest.mark.parametrize("guesses", [_wrong_totp_codes, _unknown_email], ids=["wrong TOTP codes", "unknown email"])
 def test_parallel_wrong_guesses_never_check_more_than_the_limit(world, guesses):
-    requests, lockout_key = guesses(world)
+    requests, failures = guesses(world)
     answers = at_once(*requests)
     counted = outcomes(answers)
     checked = sum(n for kind, n in counted.items() if kind.startswith("401"))
     assert 1 <= checked <= lockout.THRESHOLD, counted
     assert counted["429 too_many_attempts"] == len(requests) - checked, counted
     # every guess that was checked was counted first, and no other
-    assert int(store.get(lockout_key, consistent=True)["failed_count"]) == checked
+    assert failures() == checked
 
 
 # ----------------------------------------------------------------- invitations and user managers

@@ -27,9 +27,7 @@ def test_login_opens_a_session(api, person):
     assert body["user"] == {"user_id": ada.user_id, "email": ada.email, "name": "Ada Lovelace", "language": "en"}
     assert "challenge" not in body and "reason" not in body
     assert answer.headers["Cache-Control"] == "no-store"
-    session = store.query(
-        "gsi1pk = :u AND begins_with(gsi1sk, :s)", {":u": f"USER#{ada.user_id}", ":s": "SESSION#"}, index="gsi1"
-    )[0][0]
+    session = store.query(keys.sessions_of(ada.user_id))[0][0]
     assert body["token"] not in str(session)  # only the hash is stored
 
 
@@ -228,7 +226,7 @@ def test_security_settings_round_trip_and_audit(api, person, login):
     assert api.get(f"/accounts/{ada.account_id}/security", token=token).body == saved.body
     credential = store.get(keys.credential(ada.email))
     assert credential["security"]["password_policy"]["min_length"] == 16
-    records, _ = store.query("pk = :p", {":p": f"AUDIT#{ada.account_id}"})
+    records, _ = store.query(keys.audit_of(ada.account_id))
     assert "security.changed" in [r["action"] for r in records]
     assert "login.succeeded" in [r["action"] for r in records]
     bad = api.put(f"/accounts/{ada.account_id}/security", {**new, "session_idle_minutes": 1}, token=token)
@@ -315,7 +313,7 @@ def test_failures_and_lockout_are_audited(api, person):
     ada = person()
     for _ in range(5):
         api.post("/auth/login", {"email": ada.email, "password": "Wrong-Password-1"})
-    records, _ = store.query("pk = :p", {":p": f"AUDIT#{ada.account_id}"}, forward=False)
+    records, _ = store.query(keys.audit_of(ada.account_id), forward=False)
     actions = [r["action"] for r in records]
     assert actions.count("login.failed") == 5 and actions.count("login.locked") == 1
     failed = next(r for r in records if r["action"] == "login.failed")
@@ -363,10 +361,8 @@ def test_login_racing_a_reset_does_not_undo_it(api, person):
     from portico.auth import hashing, repository
 
     ada = person()
-    read = store.get(keys.credential(ada.email))
-    verified = read["password_hash"]
+    read = repository.get_credential(ada.email)
     store.update(
         keys.credential(ada.email), "SET password_hash = :h", values={":h": hashing.hash_password("Other-Pass-9x!")}
     )
-    with pytest.raises(store.TransactionFailed):
-        store.transact(repository.success_ops(read, {"password_hash": verified}))
+    assert not repository.write(repository.success_ops(read, {"password_hash": read.password_hash}))

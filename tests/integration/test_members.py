@@ -136,6 +136,7 @@ def test_filtered_list_of_a_large_account_reads_on_but_bounded(api, person, logi
         store.put(
             {
                 **keys.membership(ada.account_id, f"usr_{n:02d}"),
+                "account_id": ada.account_id,
                 "user_id": f"usr_{n:02d}",
                 "email": f"member{n}@example.com",
                 "owner": False,
@@ -144,7 +145,8 @@ def test_filtered_list_of_a_large_account_reads_on_but_bounded(api, person, logi
                 "status": "active",
             }
         )
-        store.put({**keys.credential(f"member{n}@example.com"), "user_id": f"usr_{n:02d}", "mfa_enabled": n != 7})
+        email = f"member{n}@example.com"
+        store.put({**keys.credential(email), "user_id": f"usr_{n:02d}", "email": email, "mfa_enabled": n != 7})
     with aws_calls() as calls:
         found = users(api, ada, token, "?mfa_enabled=false&limit=2")
     assert found.status == 200
@@ -220,7 +222,7 @@ def test_list_needs_the_users_right_and_membership(api, team, person, login):
 
 
 def audit_records(account_id: str, action: str) -> list[dict]:
-    records, _ = store.query("pk = :p", {":p": f"AUDIT#{account_id}"})
+    records, _ = store.query(keys.audit_of(account_id))
     return [r for r in records if r["action"] == action]
 
 

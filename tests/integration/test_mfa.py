@@ -279,7 +279,7 @@ def test_replay_is_audited(api, enrolled, clock):
     api.post("/auth/login/mfa", {"challenge": first, "code": used})
     second = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
     assert api.post("/auth/login/mfa", {"challenge": second, "code": used}).status == 401
-    records, _ = store.query("pk = :p", {":p": f"AUDIT#{ada.account_id}"})
+    records, _ = store.query(keys.audit_of(ada.account_id))
     replays = [r for r in records if r["action"] == "mfa.replay_refused"]
     assert len(replays) == 1 and replays[0]["ip"] == "198.51.100.7"
     assert "mfa.enabled" in [r["action"] for r in records]
@@ -296,3 +296,32 @@ def test_knowing_the_password_does_not_reset_the_count_of_wrong_codes(api, enrol
     assert api.post("/auth/login/mfa", {"challenge": step.body["challenge"], "code": wrong}).status == 401
     locked = api.post("/auth/login", {"email": ada.email, "password": ada.password})
     assert locked.status == 429
+
+
+def test_a_reset_that_commits_while_a_code_is_counted_ends_the_challenge(api, enrolled, clock, monkeypatch, login):
+    """The race of the review: a challenge read, then an admin's 2FA reset (or a password reset)
+    commits before the code's attempt is counted, and the counting write loses to it. The step
+    reads the credential again and finds it in another state: the challenge is over, no session
+    opens, and the removed secret proves nothing."""
+    from portico.auth import repository
+
+    ada, secret, _, _ = enrolled
+    challenge = api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["challenge"]
+    record = repository.record_attempt
+    raced = []
+
+    def reset_then_lose(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            credential = repository.get_credential(ada.email)
+            fields = {**repository.moved_on(credential), "mfa_enabled": False}
+            fields.update(dict.fromkeys(repository.SECOND_FACTOR_FIELDS))
+            assert repository.write([repository.update_op(ada.email, fields)])
+            return False  # this attempt lost to the reset's write
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "record_attempt", reset_then_lose)
+    answer = api.post("/auth/login/mfa", {"challenge": challenge, "code": code(secret, clock.now)})
+    assert raced and answer.status == 401 and answer.body["code"] == "invalid_challenge"
+    monkeypatch.undo()
+    assert api.post("/auth/login", {"email": ada.email, "password": ada.password}).body["status"] == "authenticated"

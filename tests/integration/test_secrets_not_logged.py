@@ -25,9 +25,9 @@ import pyotp
 import pytest
 
 from portico import keys, store
-from portico.auth.policy import PasswordPolicy, check_password
 from portico.jobs import password_expiry
 from portico.observability import logger as powertools_logger
+from portico.security.policy import PasswordPolicy, check_password
 
 PASSWORD_FIELDS = {"password", "new_password", "current_password"}
 # Everyone the flows sign up or invite: a generated password must not contain them.

@@ -96,9 +96,7 @@ def test_concurrent_signups_with_one_email_make_one_user(api):
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sorted(results) == [201] + [409] * 5
-    members, _ = store.query(
-        "gsi1pk = :u", {":u": f"USER#{store.get(keys.credential('ada@example.com'))['user_id']}"}, index="gsi1"
-    )
+    members, _ = store.query(keys.memberships_of(store.get(keys.credential("ada@example.com"))["user_id"]))
     assert len(members) == 1
 
 

@@ -10,14 +10,14 @@ app = http.resolver()
 @app.get("/portal/whoami")
 @access.customer
 def whoami() -> dict:
-    customer = access.portal_customer(app)
+    customer = http.customer(app)
     return {"customer_id": customer.customer_id, "account_id": customer.account_id}
 
 
 @app.get("/me/whoami")
 @access.user
 def me_whoami() -> dict:
-    return {"user_id": access.caller(app).session.user_id}
+    return {"user_id": http.session(app).user_id}
 
 
 handler = http.entry_point(app)

@@ -377,3 +377,29 @@ def test_a_refused_request_is_logged_as_a_security_event(api, outbox, owner, cap
     assert refusal.code == "forbidden" and refusal.route == "/accounts/<account_id>/users"
     assert refusal.user_id.startswith("usr_")
     assert bob not in json.dumps([vars(r) for r in caplog.records], default=str)
+
+
+def test_invitation_emails_are_limited_per_address_and_per_account(api, outbox, owner, clock, monkeypatch):
+    """One a minute and five a day per account and address (across deleting and inviting again),
+    and a daily cap per account, so that no sign-up becomes a relay for mail to strangers."""
+    from portico.identity import invitations
+
+    ada, token = owner
+    sent = []
+    for _ in range(invitations.PER_ACCOUNT_AND_ADDRESS_PER_DAY):
+        invited = invite(api, owner, "eve@example.com")
+        assert invited.status == 201, invited.body
+        sent.append(invited.body["user_id"])
+        assert api.delete(f"/accounts/{ada.account_id}/users/{invited.body['user_id']}", token=token).status == 204
+        clock.advance(61)
+    refused = invite(api, owner, "eve@example.com")
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 60
+    assert len(outbox("eve@example.com")) == invitations.PER_ACCOUNT_AND_ADDRESS_PER_DAY
+
+    monkeypatch.setattr(invitations, "PER_ACCOUNT_PER_DAY", invitations.PER_ACCOUNT_AND_ADDRESS_PER_DAY + 2)
+    assert invite(api, owner, "one@example.com").status == 201
+    assert invite(api, owner, "two@example.com").status == 201
+    capped = invite(api, owner, "three@example.com")
+    assert capped.status == 429 and outbox("three@example.com") == []
+    invited = api.get(f"/accounts/{ada.account_id}/users?status=invited", token=token).body["items"]
+    assert {m["email"] for m in invited} == {"one@example.com", "two@example.com"}  # nobody appears invited untold

@@ -1,8 +1,7 @@
 """A user in several accounts gets the strictest of their security settings."""
 
-from portico.accounts.models import SecuritySettings
-from portico.accounts.security import Effective
-from portico.auth.policy import PasswordPolicy
+from portico.security.policy import PasswordPolicy
+from portico.security.settings import Effective, SecuritySettings
 
 
 def test_strictest_of_several_accounts():

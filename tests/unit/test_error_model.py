@@ -55,11 +55,6 @@ def limited() -> dict:
     raise errors.TooManyRequests(42)
 
 
-@app.post("/undeclared")
-def undeclared() -> dict:
-    return {"leaked": True}
-
-
 handler = http.entry_point(app)
 
 
@@ -191,7 +186,15 @@ def test_rate_limited_carries_retry_after():
 
 
 def test_route_without_access_declaration_fails_closed():
+    """A route that forgets to say who may call it is refused when its module loads: it can never
+    be served (and an unknown path is a 404, not a way around the check)."""
+    other = http.resolver()
+    with pytest.raises(TypeError, match="declare who may call it"):
+
+        @other.post("/undeclared")
+        def undeclared() -> dict:
+            return {"leaked": True}
+
     status, headers, body = call("/undeclared", "{}")
-    assert status == 403
-    assert_problem(headers, body, 403, "forbidden")
-    assert "leaked" not in json.dumps(body)
+    assert status == 404 and "leaked" not in json.dumps(body)
+    assert_problem(headers, body, 404, "not_found")

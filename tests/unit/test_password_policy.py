@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from portico.auth.policy import MAX_LENGTH, REASONS, PasswordPolicy, check_password
+from portico.security.policy import MAX_LENGTH, REASONS, PasswordPolicy, check_password
 
 DEFAULT = PasswordPolicy()
 JANE = ("Jane Doe", "jdoe1987@acme-corp.example.com", "Acme Corp GmbH")
@@ -360,7 +360,7 @@ def test_defaults_match_the_contract():
 def test_the_estimator_is_loaded_only_when_guessability_is_checked():
     script = (
         "import sys\n"
-        "from portico.auth.policy import PasswordPolicy, check_password\n"
+        "from portico.security.policy import PasswordPolicy, check_password\n"
         "assert 'zxcvbn' not in sys.modules, 'imported with the module'\n"
         "check_password('Kx9!mP2#vL7q', PasswordPolicy(reject_guessable=False))\n"
         "assert 'zxcvbn' not in sys.modules, 'imported without reject_guessable'\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portico.errors import Forbidden
-from portico.rights import (
+from portico.accounts.records import Account, Membership
+from portico.accounts.rights import (
     CATALOG,
     Right,
     RightUnavailable,
@@ -16,13 +16,23 @@ from portico.rights import (
     manages_users,
     unavailable,
 )
+from portico.errors import Forbidden
 
-TEST_ACCOUNT = {"mode": "test"}
-LIVE_WITH_PAYOUTS = {"mode": "live", "payouts_enabled": True}
+
+def account(**fields) -> Account:
+    return Account(account_id="acc_x", name="X", **fields)
+
+
+def member(**fields) -> Membership:
+    return Membership(account_id="acc_x", user_id="usr_x", email="x@example.com", **fields)
+
+
+TEST_ACCOUNT = account(mode="test")
+LIVE_WITH_PAYOUTS = account(mode="live", payouts_enabled=True)
 
 
 def test_catalog_names_every_right_once_with_its_rule():
-    shown = {r["id"]: r for r in catalog()}
+    shown = {r.id: r.model_dump() for r in catalog()}
     assert list(shown) == [r.value for r in Right] == [info.id.value for info in CATALOG]
     assert shown["data:edit"]["requires"] == ["data:view"]
     assert shown["payouts"]["constraint"] == "payouts_enabled"
@@ -39,9 +49,9 @@ def test_edit_brings_view():
 @pytest.mark.parametrize(
     ("right", "account", "needs"),
     [
-        (Right.PAYOUTS, {"mode": "live"}, "payouts"),
-        (Right.PAYOUTS, {"mode": "test", "payouts_enabled": False}, "payouts"),
-        (Right.SYNC, {"mode": "test", "payouts_enabled": True}, "live"),
+        (Right.PAYOUTS, account(mode="live"), "payouts"),
+        (Right.PAYOUTS, account(mode="test", payouts_enabled=False), "payouts"),
+        (Right.SYNC, account(mode="test", payouts_enabled=True), "live"),
     ],
 )
 def test_constrained_rights_are_unavailable_where_the_account_lacks_them(right, account, needs):
@@ -57,23 +67,22 @@ def test_constrained_rights_are_granted_where_the_account_has_them():
 
 
 def test_full_access_grants_every_right_present_and_future():
-    member = {"full_access": True, "rights": []}
-    assert all(allows(member, right) for right in Right)
-    assert not allows({"full_access": False, "rights": ["data:view"]}, Right.DATA_EDIT)
-    assert allows({"rights": ["data:view"]}, Right.DATA_VIEW)
+    assert all(allows(member(full_access=True), right) for right in Right)
+    assert not allows(member(full_access=False, rights=("data:view",)), Right.DATA_EDIT)
+    assert allows(member(rights=("data:view",)), Right.DATA_VIEW)
 
 
 def test_who_counts_as_a_user_manager():
-    assert manages_users({"status": "active", "rights": ["users"]})
-    assert manages_users({"status": "active", "full_access": True})
-    assert not manages_users({"status": "disabled", "full_access": True})
-    assert not manages_users({"status": "invited", "rights": ["users"]})
-    assert not manages_users({"status": "active", "rights": ["data:view"]})
+    assert manages_users(member(status="active", rights=("users",)))
+    assert manages_users(member(status="active", full_access=True))
+    assert not manages_users(member(status="disabled", full_access=True))
+    assert not manages_users(member(status="invited", rights=("users",)))
+    assert not manages_users(member(status="active", rights=("data:view",)))
 
 
 def test_a_granter_hands_out_only_what_they_hold():
-    admin = {"full_access": True}
-    manager = {"rights": ["users", "reports"]}
+    admin = member(full_access=True)
+    manager = member(rights=("users", "reports"))
     check_grant(admin, True, ["sync"])
     check_grant(manager, False, ["users", "reports"])
     with pytest.raises(Forbidden):
