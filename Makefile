@@ -49,6 +49,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers/common/python functions infra tests bench
 	$(VENV)/bin/ruff format --check layers/common/python functions infra tests bench
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --template-file template.yaml --region eu-central-1

@@ -106,7 +106,7 @@ def argon2() -> dict[str, float | str]:
 
 
 def policy() -> dict[str, float]:
-    from portico.auth.policy import PasswordPolicy, check_password
+    from portico.security.policy import PasswordPolicy, check_password
 
     password = ("Vivid-Harbor-Quartz-Lantern-42!" * 5)[:128]
     start = time.perf_counter()

@@ -73,7 +73,7 @@ MAX_INT_DIGITS = 64
 SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "captcha_token", "code", "token"})
 
 
-def problem(error: PorticoError) -> Response:
+def problem(error: PorticoError) -> Response[Any]:
     return Response(
         status_code=error.status,
         content_type=PROBLEM_JSON,
@@ -127,18 +127,6 @@ class Resolver(APIGatewayHttpResolver):
         return declared
 
 
-def _validation_errors(exc: RequestValidationError) -> PorticoError:
-    errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return MalformedJson("The request body is not valid JSON.")
-    # Only location, message and type: pydantic's "input" may be a password or a code.
-    shaped = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-        for e in errors
-    ]
-    return ValidationFailed(shaped)
-
-
 def _authorize(app: Resolver) -> None:
     """The access check of the current route, then any refusal of the body found before parsing;
     Powertools' own not-found route needs neither. Runs once per request: in the middleware, or in
@@ -168,7 +156,7 @@ def resolver() -> Resolver:
     app = Resolver()
 
     @app.exception_handler(RequestValidationError)
-    def _on_validation(exc: RequestValidationError) -> Response:
+    def _on_validation(exc: RequestValidationError) -> Response[Any]:
         try:
             _authorize(app)  # validation runs before middlewares: refuse the caller first
         except PorticoError as refused:
@@ -176,20 +164,20 @@ def resolver() -> Resolver:
         return problem(_validation_errors(exc))
 
     @app.exception_handler(ResponseValidationError)
-    def _on_bad_response(exc: ResponseValidationError) -> Response:
+    def _on_bad_response(exc: ResponseValidationError) -> Response[Any]:
         logger.error("response failed its model", extra={"errors": [e.get("loc") for e in exc.errors()]})
         return problem(InternalError())
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def _on_content_type(exc: RequestUnsupportedContentType) -> Response:
+    def _on_content_type(exc: RequestUnsupportedContentType) -> Response[Any]:
         return problem(UnsupportedMediaType("Send the body as application/json."))
 
     @app.exception_handler(PorticoError)
-    def _on_domain(exc: PorticoError) -> Response:
+    def _on_domain(exc: PorticoError) -> Response[Any]:
         return problem(exc)
 
     @app.exception_handler([ClientError, BotoCoreError])
-    def _on_aws(exc: Exception) -> Response:
+    def _on_aws(exc: Exception) -> Response[Any]:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         logger.warning("AWS dependency failed", extra={"aws_error": code})
         metrics.add_metric(name="DependencyFailures", unit="Count", value=1)
@@ -200,7 +188,7 @@ def resolver() -> Resolver:
         )
 
     @app.not_found
-    def _on_not_found(exc: Exception) -> Response:
+    def _on_not_found(exc: Exception) -> Response[Any]:
         return problem(NotFound("No such resource."))
 
     app.use(middlewares=[_access_first])
@@ -208,7 +196,7 @@ def resolver() -> Resolver:
 
 
 def _granted(app: Resolver) -> access.Granted:
-    granted = app.context.get(_GRANTED)
+    granted: access.Granted | None = app.context.get(_GRANTED)
     if granted is None:  # every declared route passed the check; reaching here is a wiring bug
         raise Unauthenticated()
     return granted
@@ -257,13 +245,15 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
     )
 
 
-def idempotent(app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel]) -> Response:
+def idempotent(
+    app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel]
+) -> Response[Any]:
     """201 with what ``create`` made, once per ``Idempotency-Key`` (a repeat gets the first answer)."""
     key = app.current_event.headers.get(idempotency.HEADER)
     # The record compares a digest of the body without its secrets: a fast hash of a password
     # would be a gift to whoever reads the table, and a fresh captcha token is not a new request.
     digest = hashlib.sha256(
-        body.model_dump_json(exclude=SECRET_FIELDS & set(type(body).model_fields)).encode()
+        body.model_dump_json(exclude=set(SECRET_FIELDS & set(type(body).model_fields))).encode()
     ).hexdigest()
     answer = idempotency.once(
         scope,
@@ -275,21 +265,21 @@ def idempotent(app: APIGatewayHttpResolver, scope: str, body: BaseModel, create:
     return Response(status_code=int(answer["status"]), content_type=JSON, body=answer["body"])
 
 
-def ok(model: BaseModel) -> Response:
+def ok(model: BaseModel) -> Response[Any]:
     """A 200 whose body the resolver validates against the route's declared model."""
     return Response(status_code=200, content_type=JSON, body=model)
 
 
-def no_content() -> Response:
+def no_content() -> Response[Any]:
     return Response(status_code=204, body="")
 
 
-def created(model: BaseModel, status: int = 201) -> Response:
+def created(model: BaseModel, status: int = 201) -> Response[Any]:
     """A 201 whose body the resolver validates against the route's declared model."""
     return Response(status_code=status, content_type=JSON, body=model)
 
 
-def accepted() -> Response:
+def accepted() -> Response[Any]:
     return Response(status_code=202, content_type=JSON, body={})
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Key = dict[str, str]
+Write = dict[str, Any]  # one write of a transaction, as portico.store builds it
 
 INDEX = "gsi1"
 

@@ -40,4 +40,4 @@ def unseal(sealed: str, *, user_id: str, purpose: str = "totp") -> str:
         CiphertextBlob=base64.b64decode(sealed, validate=True),
         EncryptionContext=_context(user_id, purpose),
     )
-    return answer["Plaintext"].decode("utf-8")
+    return str(answer["Plaintext"].decode("utf-8"))

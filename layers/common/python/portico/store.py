@@ -210,7 +210,7 @@ def put_op(
     condition: str | None = None,
     values: Mapping[str, Any] | None = None,
     names: Mapping[str, str] | None = None,
-) -> dict:
+) -> keys.Write:
     op: dict[str, Any] = {"TableName": _table(), "Item": serialize(item), **_values(values), **_names(names)}
     if condition:
         op["ConditionExpression"] = condition
@@ -223,7 +223,7 @@ def update_op(
     condition: str | None = None,
     values: Mapping[str, Any] | None = None,
     names: Mapping[str, str] | None = None,
-) -> dict:
+) -> keys.Write:
     op: dict[str, Any] = {
         "TableName": _table(),
         "Key": serialize(key),
@@ -241,7 +241,7 @@ def delete_op(
     condition: str | None = None,
     values: Mapping[str, Any] | None = None,
     names: Mapping[str, str] | None = None,
-) -> dict:
+) -> keys.Write:
     op: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), **_values(values), **_names(names)}
     if condition:
         op["ConditionExpression"] = condition
@@ -253,7 +253,7 @@ def condition_op(
     condition: str,
     values: Mapping[str, Any] | None = None,
     names: Mapping[str, str] | None = None,
-) -> dict:
+) -> keys.Write:
     return {
         "ConditionCheck": {
             "TableName": _table(),
@@ -265,7 +265,7 @@ def condition_op(
     }
 
 
-def transact(ops: Sequence[dict]) -> None:
+def transact(ops: Sequence[keys.Write]) -> None:
     """All or nothing; raises :class:`TransactionFailed` when a condition did not hold."""
     try:
         aws.client("dynamodb").transact_write_items(TransactItems=list(ops))
@@ -277,7 +277,7 @@ def transact(ops: Sequence[dict]) -> None:
         raise
 
 
-def try_transact(ops: Sequence[dict]) -> bool:
+def try_transact(ops: Sequence[keys.Write]) -> bool:
     """All or nothing; False when a condition did not hold (nothing was written)."""
     try:
         transact(ops)

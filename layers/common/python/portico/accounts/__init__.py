@@ -1,0 +1,3 @@
+"""Accounts: the account, its memberships and rights, its security settings, and who is acting
+in it (:class:`~portico.accounts.caller.Caller`), contract sections 6 and 7. Storage is
+:mod:`portico.accounts.repository`."""

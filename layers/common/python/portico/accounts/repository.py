@@ -13,6 +13,7 @@ from typing import Any
 
 from portico import keys, pages, store
 from portico.accounts.records import Account, Membership
+from portico.keys import Write
 from portico.security.settings import SecuritySettings
 
 
@@ -64,7 +65,7 @@ def cursor_of(last: dict[str, Any]) -> str:
     return pages.encode_cursor(last)
 
 
-def active_member_op(account_id: str, user_id: str) -> dict:
+def active_member_op(account_id: str, user_id: str) -> Write:
     """A transaction's check that the member is (still) active."""
     return store.condition_op(
         keys.membership(account_id, user_id), "#s = :active", values={":active": "active"}, names={"#s": "status"}
@@ -80,7 +81,7 @@ def memberships_of(user_id: str) -> list[Membership]:
     return [Membership.from_item(store.plain(i)) for i in store.query_all(keys.memberships_of(user_id))]
 
 
-def update_security_op(account_id: str, security: SecuritySettings) -> dict:
+def update_security_op(account_id: str, security: SecuritySettings) -> Write:
     return store.update_op(
         keys.account(account_id),
         "SET #s = :s",

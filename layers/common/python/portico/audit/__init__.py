@@ -29,6 +29,7 @@ from typing import Any
 
 from portico import clock, ids
 from portico.audit import repository
+from portico.keys import Write
 from portico.observability import logger, metrics
 
 INLINE_ACCOUNTS = 10
@@ -55,7 +56,7 @@ class Records:
     """The writes that record events: ``ops`` for the transaction of the change, and the fan-outs
     to finish after it committed."""
 
-    ops: list[dict] = field(default_factory=list)
+    ops: list[Write] = field(default_factory=list)
     fanouts: list[repository.Fanout] = field(default_factory=list)
 
     def __add__(self, other: Records) -> Records:
@@ -116,7 +117,7 @@ def record_all(events: list[Event], account_ids: Iterable[str]) -> None:
     repository.put_all([(_entry(event), a) for event in events for a in accounts])
 
 
-def withdraw_ops(written: Records) -> list[dict]:
+def withdraw_ops(written: Records) -> list[Write]:
     """Delete the records ``written`` holds, for a change that was undone as a whole."""
     return repository.withdraw_ops(written.ops)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico import keys, pages, store
+from portico.keys import Write
 
 FANOUT = "AUDIT_FANOUT"
 
@@ -30,11 +31,11 @@ class Fanout:
     account_ids: tuple[str, ...]
 
 
-def put_op(entry: Entry, account_id: str) -> dict:
+def put_op(entry: Entry, account_id: str) -> Write:
     return store.put_op(entry.item(account_id), condition="attribute_not_exists(pk)")
 
 
-def fanout_put_op(fanout: Fanout) -> dict:
+def fanout_put_op(fanout: Fanout) -> Write:
     entry = fanout.entry
     return store.put_op(
         {
@@ -68,7 +69,7 @@ def pending(before: str) -> Iterator[Fanout]:
         yield Fanout(entry, tuple(str(a) for a in item["account_ids"]))
 
 
-def withdraw_ops(ops: list[dict]) -> list[dict]:
+def withdraw_ops(ops: list[Write]) -> list[Write]:
     """Deletes of what ``ops`` put (records and markers)."""
     return [store.delete_op(store.deserialize({k: op["Put"]["Item"][k] for k in ("pk", "sk")})) for op in ops]
 

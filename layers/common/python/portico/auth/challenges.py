@@ -15,6 +15,7 @@ from typing import Literal
 
 from portico import keys
 from portico.auth.credentials import Credential
+from portico.keys import Write
 from portico.tokens import sessions as core
 
 KIND = core.Kind("challenge", "", keys.challenge, touch=False)
@@ -31,7 +32,7 @@ class Challenge(core.TokenSession):
     password_done: bool = False
 
 
-def issue_op(credential: Credential, purpose: Purpose, *, password_done: bool) -> tuple[str, dict]:
+def issue_op(credential: Credential, purpose: Purpose, *, password_done: bool) -> tuple[str, Write]:
     """A new challenge for the next step (the secret to answer, the write to include)."""
     secret, token_hash = core.new_secret(KIND)
     challenge = Challenge(
@@ -51,5 +52,5 @@ def find(secret: str, purpose: Purpose) -> Challenge | None:
     return challenge if challenge is not None and challenge.purpose == purpose else None
 
 
-def consume_op(challenge: Challenge) -> dict:
+def consume_op(challenge: Challenge) -> Write:
     return core.consume_op(KIND, challenge.token_hash, equal={"purpose": challenge.purpose})

@@ -98,8 +98,8 @@ class Credential(Record):
                 continue  # the expiry index's attributes
             if value is not None:
                 changes[name] = value if isinstance(value, Effective) else self.decode(name, value)
-            elif defaults[name].default_factory is not dataclasses.MISSING:
-                changes[name] = defaults[name].default_factory()
+            elif callable(factory := defaults[name].default_factory):
+                changes[name] = factory()
             else:
                 changes[name] = defaults[name].default
         return dataclasses.replace(self, **changes)

@@ -11,6 +11,7 @@ before it is verified; a verified one is taken back out (see :mod:`portico.auth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 THRESHOLD = 5
 MAX_LOCK_SECONDS = 15 * 60
@@ -22,7 +23,7 @@ def lock_seconds(failures: int) -> int:
     """How long the login stays locked after its ``failures``-th consecutive failure."""
     if failures < THRESHOLD:
         return 0
-    return min(MAX_LOCK_SECONDS, 2 ** (failures - THRESHOLD))
+    return int(min(MAX_LOCK_SECONDS, 2 ** (failures - THRESHOLD)))
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class State:
     hour_failures: int = 0
 
     @classmethod
-    def of(cls, item: dict) -> State:
+    def of(cls, item: dict[str, Any]) -> State:
         return cls(
             failed_count=int(item.get("failed_count", 0)),
             last_failure_at=int(item.get("last_failure_ms", 0)) / 1000,
@@ -60,7 +61,7 @@ class State:
             hour_failures=(self.hour_failures if hour == self.hour else 0) + 1,
         )
 
-    def to_item(self) -> dict:
+    def to_item(self) -> dict[str, int]:
         return {
             "failed_count": self.failed_count,
             # milliseconds: a 1-second lock must not end early by a truncated fraction

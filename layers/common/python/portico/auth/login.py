@@ -20,6 +20,7 @@ from portico.auth import attempts, challenges, hashing, passwords, repository, s
 from portico.auth.credentials import Credential
 from portico.auth.models import LoginRequest, LoginStep, PasswordStepRequest, UserSummary
 from portico.errors import define
+from portico.keys import Write
 from portico.observability import logger, metrics
 
 InvalidChallenge = define("InvalidChallenge", 401, "invalid_challenge", "Invalid Challenge")
@@ -27,7 +28,7 @@ EmailNotVerified = define("EmailNotVerified", 403, "email_not_verified", "Email 
 _GONE = "The challenge is invalid or expired; log in again."
 
 Step = Literal["password_change", "mfa", "mfa_enrollment", "session"]
-_STATUS = {
+_STATUS: dict[str, Literal["password_change_required", "mfa_required", "mfa_enrollment_required"]] = {
     "password_change": "password_change_required",
     "mfa": "mfa_required",
     "mfa_enrollment": "mfa_enrollment_required",
@@ -71,7 +72,7 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
     )
 
 
-def _write(ops: list[dict], records: audit.Records | None = None) -> None:
+def _write(ops: list[Write], records: audit.Records | None = None) -> None:
     """Write a step's outcome; a failed condition means the credential changed meanwhile."""
     written = records or audit.Records()
     if not repository.write([*ops, *written.ops]):
@@ -80,7 +81,7 @@ def _write(ops: list[dict], records: audit.Records | None = None) -> None:
 
 
 def _advance(
-    credential: Credential, ops: list[dict], *, ip: str, user_agent: str, password_done: bool, mfa_done: bool
+    credential: Credential, ops: list[Write], *, ip: str, user_agent: str, password_done: bool, mfa_done: bool
 ) -> LoginStep:
     """Answer the next step after the ones done, writing ``ops`` with it in one transaction."""
     step = next_step(credential, clock.timestamp(), password_done=password_done, mfa_done=mfa_done)
@@ -89,12 +90,12 @@ def _advance(
     secret, issue = challenges.issue_op(credential, step, password_done=step != "password_change")
     _write([*ops, issue])
     reason = passwords.change_reason(credential, clock.timestamp()) if step == "password_change" else None
-    return LoginStep(status=_STATUS[step], challenge=secret, reason=reason)  # type: ignore[arg-type]
+    return LoginStep(status=_STATUS[step], challenge=secret, reason=reason)
 
 
 def finish(
     credential: Credential,
-    ops: list[dict],
+    ops: list[Write],
     *,
     ip: str,
     user_agent: str,
@@ -117,7 +118,7 @@ def finish(
     )
 
 
-def take_challenge(secret: str, purpose: challenges.Purpose) -> tuple[challenges.Challenge, Credential, dict]:
+def take_challenge(secret: str, purpose: challenges.Purpose) -> tuple[challenges.Challenge, Credential, Write]:
     """The challenge, the credential it is for, and the op that consumes it (write it with the
     step's outcome: a challenge is used once, also under concurrency). A challenge answers for the
     credential's state when it was issued: once that moved on, or an enrollment challenge's login

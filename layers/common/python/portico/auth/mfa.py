@@ -40,6 +40,7 @@ from portico.auth.models import (
 )
 from portico.auth.passwords import InvalidCode, InvalidCredentials
 from portico.errors import define
+from portico.keys import Write
 from portico.observability import metrics
 
 RECOVERY_CODES = 10
@@ -159,7 +160,7 @@ def _enabled(credential: Credential) -> tuple[list[str], dict[str, Any]]:
     }
 
 
-def _spend(credential: Credential, proof: Proof, extra: dict[str, Any] | None = None) -> list[dict]:
+def _spend(credential: Credential, proof: Proof, extra: dict[str, Any] | None = None) -> list[Write]:
     fields = {**proof.fields, **(extra or {})}
     return repository.success_ops(
         credential,
@@ -171,7 +172,7 @@ def _spend(credential: Credential, proof: Proof, extra: dict[str, Any] | None = 
     )
 
 
-def _commit(ops: list[dict], records: audit.Records, conflict: Callable[[], Exception]) -> None:
+def _commit(ops: list[Write], records: audit.Records, conflict: Callable[[], Exception]) -> None:
     """Write a change with its records; ``conflict()`` is raised when a condition no longer held."""
     if not repository.write([*ops, *records.ops]):
         raise conflict()

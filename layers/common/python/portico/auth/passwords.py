@@ -26,6 +26,7 @@ from portico.auth.credentials import Credential
 from portico.auth.models import ChangePasswordRequest, ForgotPasswordRequest, ResetPasswordRequest
 from portico.config import settings
 from portico.errors import InvalidToken, PorticoError, ValidationFailed, WeakPassword, define
+from portico.keys import Write
 from portico.notify import email, sms
 from portico.observability import logger, metrics
 from portico.security.policy import require_strong
@@ -76,7 +77,7 @@ def new_login(
     password: str,
     verified_at: str | None,
     verify_token_hash: str | None = None,
-) -> tuple[Credential, dict]:
+) -> tuple[Credential, Write]:
     """The credential of a new login of one account (sign-up, an accepted invitation) and the write
     that creates it; ``verified_at`` when the address is already proven (an invitation link). The
     caller has checked the password against the policy."""
@@ -130,7 +131,7 @@ def replacement_fields(credential: Credential, new_password: str) -> dict[str, A
 
 def replace_op(
     credential: Credential, fields: dict[str, Any], *, also: str = "", values: dict[str, Any] | None = None
-) -> dict:
+) -> Write:
     """Write ``fields`` if the password and state are still the ones read (and ``also`` holds)."""
     state, state_values = repository.same_state(credential)
     return repository.update_op(
@@ -142,7 +143,7 @@ def replace_op(
 
 
 def commit(
-    credential: Credential, ops: list[dict], records: audit.Records, *, keep: str | None, conflict: PorticoError
+    credential: Credential, ops: list[Write], records: audit.Records, *, keep: str | None, conflict: PorticoError
 ) -> None:
     """Write a new password and end the user's other sessions.
 
@@ -291,7 +292,7 @@ def reset(body: ResetPasswordRequest, *, ip: str) -> None:
 
 
 def _finish_reset(
-    credential: Credential, new_password: str, ip: str, ops: list[dict], channel: str, used: tuple[str, dict[str, Any]]
+    credential: Credential, new_password: str, ip: str, ops: list[Write], channel: str, used: tuple[str, dict[str, Any]]
 ) -> None:
     """Set the new password, consuming the link or code (``used``: its condition) in the same
     transaction."""

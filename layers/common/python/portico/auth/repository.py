@@ -21,6 +21,7 @@ from typing import Any
 from portico import ids, keys, store
 from portico.auth.credentials import FIELDS, Credential
 from portico.auth.lockout import State
+from portico.keys import Write
 
 BOUND_TO_STATE = (
     "reset_link_hash",
@@ -60,13 +61,13 @@ def expiring_on(day: str) -> list[Credential]:
     return [Credential.from_item(store.plain(i)) for i in store.query_all(keys.expiring_on(day))]
 
 
-def create_op(credential: Credential, index: dict[str, str]) -> dict:
+def create_op(credential: Credential, index: dict[str, str]) -> Write:
     """The write that creates a login; its condition is what keeps an email one login."""
     item = credential.to_item()
     return store.put_op({**keys.credential(credential.email), **index, **item}, condition="attribute_not_exists(pk)")
 
 
-def delete_op(credential: Credential) -> dict:
+def delete_op(credential: Credential) -> Write:
     """Remove a login created in this request (its email could not be sent)."""
     return store.delete_op(
         keys.credential(credential.email), condition="user_id = :u", values={":u": credential.user_id}
@@ -82,17 +83,8 @@ def _unknown_key(email: str) -> keys.Key:
 
 def unknown_lockout(email: str) -> tuple[State, int]:
     """The lockout state of an email without a login, and its version."""
-    item = store.get(_unknown_key(email), consistent=True) or {}
-    plain = store.plain(item)
-    return (
-        State(
-            failed_count=int(plain.get("failed_count", 0)),
-            last_failure_at=int(plain.get("last_failure_ms", 0)) / 1000,
-            hour=int(plain.get("failure_hour", 0)),
-            hour_failures=int(plain.get("hour_failures", 0)),
-        ),
-        int(plain.get("version", 0)),
-    )
+    item = store.plain(store.get(_unknown_key(email), consistent=True) or {})
+    return State.of(item), int(item.get("version", 0))
 
 
 def record_attempt(email: str, version: int, state: State, *, known: bool) -> bool:
@@ -144,7 +136,7 @@ def update_op(
     append: dict[str, list[Any]] | None = None,
     remove: tuple[str, ...] = (),
     versioned: bool = True,
-) -> dict:
+) -> Write:
     """The one update of a login credential: set ``fields`` (None values are removed, as are the
     paths in ``remove``), ``add`` to numbers, ``append`` to lists, and move ``version`` on (unless
     not ``versioned``: a write no reader of the lockout state needs to notice), if ``condition``
@@ -191,7 +183,7 @@ def success_ops(
     values: dict[str, Any] | None = None,
     complete: bool = True,
     append: dict[str, list[Any]] | None = None,
-) -> list[dict]:
+) -> list[Write]:
     """After a verified attempt: reset the consecutive failures (``complete``: the login is
     done), take the attempt back out of the hour's count, set ``extra`` -- only if the credential
     is still in the state it was read in (a reset, change or second-factor change that committed

@@ -14,6 +14,7 @@ from portico import clock, ids, keys
 from portico.auth.credentials import Credential
 from portico.auth.models import SessionInfo, SessionList
 from portico.errors import NotFound, Unauthenticated
+from portico.keys import Write
 from portico.tokens import repository as token_store
 from portico.tokens import sessions as core
 
@@ -37,7 +38,7 @@ class Session(core.TokenSession):
         return clock.timestamp() - (self.authenticated_at or self.created_at) <= REAUTH_WINDOW
 
 
-def open_op(credential: Credential, *, mfa: bool, ip: str, user_agent: str) -> tuple[str, Session, dict]:
+def open_op(credential: Credential, *, mfa: bool, ip: str, user_agent: str) -> tuple[str, Session, Write]:
     """A new session for ``credential``: (token, record, the write for the login's transaction)."""
     secret, token_hash = core.new_secret(KIND)
     security = credential.security
@@ -63,7 +64,7 @@ def authenticate(secret: str) -> Session:
     return session
 
 
-def reauthenticated_op(session: Session, *, mfa: bool) -> dict:
+def reauthenticated_op(session: Session, *, mfa: bool) -> Write:
     """Mark the session freshly authenticated (and as having a second factor, if one was given)."""
     fields: dict[str, object] = {"authenticated_at": int(clock.timestamp())}
     if mfa:

@@ -41,6 +41,7 @@ from portico.config import settings
 from portico.errors import NotFound, ValidationFailed, define
 from portico.identity import members, repository
 from portico.identity.member_models import Accepted, AcceptInvitation, Invitation, Invited, InviteRequest
+from portico.keys import Write
 from portico.locale import negotiate
 from portico.notify import email
 from portico.observability import logger, metrics
@@ -192,7 +193,7 @@ def accept(secret: str, body: AcceptInvitation, *, ip: str, accept_language: str
     return Accepted(user_id=user_id)
 
 
-def _new_login(membership: Membership, body: AcceptInvitation, accept_language: str) -> tuple[str, list[dict]]:
+def _new_login(membership: Membership, body: AcceptInvitation, accept_language: str) -> tuple[str, list[Write]]:
     if body.name is None:
         raise ValidationFailed(
             [{"loc": ["body", "name"], "msg": "Field required for a new login", "type": "missing"}],
@@ -219,7 +220,7 @@ def _new_login(membership: Membership, body: AcceptInvitation, accept_language: 
     return membership.user_id, [create, repository.new_user_op(user)]
 
 
-def _existing_login(login: Credential, body: AcceptInvitation, account_id: str, ip: str) -> tuple[str, list[dict]]:
+def _existing_login(login: Credential, body: AcceptInvitation, account_id: str, ip: str) -> tuple[str, list[Write]]:
     """The login that uses the address proves it with its password, counted in its lockout."""
     credential, before = attempts.begin(login.email, ip=ip, captcha_token=body.captcha_token, password=body.password)
     if not hashing.verify(credential.password_hash, body.password)[0]:

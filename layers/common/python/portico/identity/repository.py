@@ -31,6 +31,7 @@ from portico import audit, keys, store
 from portico.accounts.records import Account, Membership
 from portico.auth import repository as credentials
 from portico.auth.credentials import Credential
+from portico.keys import Write
 from portico.tokens import links
 
 
@@ -69,7 +70,7 @@ class NewOwner:
     """Everything sign-up writes, built by the service and stored all-or-nothing."""
 
     credential: Credential
-    create_credential: dict
+    create_credential: Write
     user: User
     account: Account
     membership: Membership
@@ -91,7 +92,7 @@ def _membership_item(membership: Membership) -> dict[str, Any]:
     }
 
 
-def _guard_op(account_id: str, email: str, user_id: str) -> dict:
+def _guard_op(account_id: str, email: str, user_id: str) -> Write:
     return store.put_op(
         {**keys.member_email(account_id, email), "user_id": user_id}, condition="attribute_not_exists(pk)"
     )
@@ -254,7 +255,7 @@ def restore_invitation(membership: Membership, link: links.Link, records: audit.
     )
 
 
-def _point_invitation(membership: Membership, link_hash: str, expires: int, sent: int, ops: list[dict]) -> None:
+def _point_invitation(membership: Membership, link_hash: str, expires: int, sent: int, ops: list[Write]) -> None:
     """Point the invited membership at another link, if it still points at the one it was read with."""
     try:
         store.transact(
@@ -285,7 +286,7 @@ def accept_invitation(
     link: links.Link,
     *,
     now_iso: str,
-    login_ops: list[dict],
+    login_ops: list[Write],
     manager: bool,
     records: audit.Records,
 ) -> None:
@@ -334,7 +335,7 @@ def accept_invitation(
         raise Changed() from None
 
 
-def new_user_op(user: User) -> dict:
+def new_user_op(user: User) -> Write:
     """Create the profile of a person who accepted an invitation."""
     return store.put_op(user.item(), condition="attribute_not_exists(pk)")
 
@@ -356,7 +357,7 @@ def change_membership(
 
 
 def remove_membership(
-    membership: Membership, credential_op: dict | None, manager_delta: int, records: audit.Records
+    membership: Membership, credential_op: Write | None, manager_delta: int, records: audit.Records
 ) -> None:
     """Delete the membership as it was read, with its email guard and pending invitation."""
     account_id, user_id = membership.account_id, membership.user_id
@@ -372,7 +373,7 @@ def remove_membership(
     _transact_counted(ops, account_id, manager_delta, records)
 
 
-def leave_op(credential: Credential, account_id: str) -> dict | None:
+def leave_op(credential: Credential, account_id: str) -> Write | None:
     """Take ``account_id`` out of a login's accounts, if it is there (by position, conditional on it
     still being there)."""
     if account_id not in credential.account_ids:
@@ -396,7 +397,7 @@ def _version_condition(membership: Membership) -> tuple[str, dict[str, Any]]:
     return "version = :seen", {":seen": membership.version}
 
 
-def _managers_op(account_id: str, delta: int) -> dict:
+def _managers_op(account_id: str, delta: int) -> Write:
     if delta > 0:
         return store.update_op(
             keys.account(account_id), "ADD user_managers :d", condition="attribute_exists(pk)", values={":d": delta}
@@ -409,7 +410,7 @@ def _managers_op(account_id: str, delta: int) -> dict:
     )
 
 
-def _transact_counted(ops: list[dict], account_id: str, manager_delta: int, records: audit.Records) -> None:
+def _transact_counted(ops: list[Write], account_id: str, manager_delta: int, records: audit.Records) -> None:
     counted = [_managers_op(account_id, manager_delta)] if manager_delta else []
     try:
         store.transact([*ops, *counted, *records.ops])

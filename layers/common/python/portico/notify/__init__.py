@@ -1,0 +1,1 @@
+"""Notifications: email through SES (templates in English and German) and SMS through SNS."""

@@ -194,7 +194,7 @@ class _Zxcvbn(NamedTuple):
 def _zxcvbn() -> _Zxcvbn:
     """zxcvbn's modules and static dictionaries, loaded once per container on the first check."""
     # heavy (about 70 ms with the tables below): only the routes that set a password pay for it
-    from zxcvbn import matching, scoring  # type: ignore[import-untyped]
+    from zxcvbn import matching, scoring
 
     dictionaries = {name: matching.RANKED_DICTIONARIES[name] for name in (*_WORD_DICTIONARIES, _COMMON_DICTIONARY)}
     words = sorted({word for ranked in dictionaries.values() for word in ranked})
@@ -401,7 +401,7 @@ def _word_match(password: str, i: int, j: int, word: str, rank: int, dictionary_
 
 
 def _length(match: Match) -> int:
-    return match["j"] - match["i"] + 1
+    return int(match["j"] - match["i"] + 1)
 
 
 # --- the guessability verdict ------------------------------------------------------------------

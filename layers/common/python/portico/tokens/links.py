@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from portico import clock, ids, keys
+from portico.keys import Write
 from portico.records import Record
 from portico.tokens import repository
 
@@ -54,11 +55,11 @@ def new(kind: str, *, user_id: str, email: str, valid_for: timedelta, **extra: A
     )
 
 
-def put_op(link: Link) -> dict:
+def put_op(link: Link) -> Write:
     return repository.put_new_op({**keys.token(link.token_hash), **link.to_item(), "ttl": link.expires_at + 7 * 86400})
 
 
-def delete_op(token_hash: str) -> dict:
+def delete_op(token_hash: str) -> Write:
     return repository.delete_op(keys.token(token_hash))
 
 
@@ -71,7 +72,7 @@ def find(secret: str, kind: str) -> Link | None:
     return link if link is not None and link.usable(kind, int(clock.timestamp())) else None
 
 
-def use_op(link: Link) -> dict:
+def use_op(link: Link) -> Write:
     """Use the link (once, also under concurrency), in the transaction of what it allows."""
     now = clock.now()
     return repository.link_use_op(link.token_hash, link.kind, clock.iso(now), int(now.timestamp()))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from portico import keys, store
+from portico.keys import Write
 
 TRANSACTION_ITEMS = 100
 
@@ -18,7 +19,7 @@ def get(key: keys.Key) -> dict[str, Any] | None:
     return store.plain(item) if item else None
 
 
-def put_new_op(item: dict[str, Any]) -> dict:
+def put_new_op(item: dict[str, Any]) -> Write:
     return store.put_op(item, condition="attribute_not_exists(pk)")
 
 
@@ -34,7 +35,7 @@ def touch(key: keys.Key, now: int, stale_before: int) -> None:
         )
 
 
-def update_op(key: keys.Key, fields: dict[str, Any]) -> dict:
+def update_op(key: keys.Key, fields: dict[str, Any]) -> Write:
     """Set ``fields`` on a record that still exists."""
     return store.update_op(
         key,
@@ -45,7 +46,7 @@ def update_op(key: keys.Key, fields: dict[str, Any]) -> dict:
     )
 
 
-def consume_op(key: keys.Key, now: int, equal: dict[str, Any]) -> dict:
+def consume_op(key: keys.Key, now: int, equal: dict[str, Any]) -> Write:
     clauses = ["attribute_exists(pk)", "expires_at > :now", *(f"#{k} = :{k}" for k in equal)]
     return store.delete_op(
         key,
@@ -68,7 +69,7 @@ def listed(query: keys.Query) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------- one-time links
 
 
-def link_use_op(token_hash: str, kind: str, now_iso: str, now_epoch: int) -> dict:
+def link_use_op(token_hash: str, kind: str, now_iso: str, now_epoch: int) -> Write:
     """Mark a link used, if it is of ``kind``, unused and unexpired: once, also when raced."""
     return store.update_op(
         keys.token(token_hash),
@@ -78,5 +79,5 @@ def link_use_op(token_hash: str, kind: str, now_iso: str, now_epoch: int) -> dic
     )
 
 
-def delete_op(key: keys.Key) -> dict:
+def delete_op(key: keys.Key) -> Write:
     return store.delete_op(key)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from portico import clock, ids, keys
+from portico.keys import Write
 from portico.records import Record
 from portico.tokens import repository
 
@@ -71,7 +72,7 @@ def lifetimes(*, absolute_seconds: int, idle_seconds: int | None = None) -> dict
     return {"created_at": now, "last_seen_at": now, "expires_at": now + absolute_seconds, "idle_seconds": idle_seconds}
 
 
-def issue_op(kind: Kind, record: TokenSession, index: keys.Key | None = None) -> dict:
+def issue_op(kind: Kind, record: TokenSession, index: keys.Key | None = None) -> Write:
     """The write that creates ``record`` (for the transaction of the step that issues it)."""
     item = {k: v for k, v in record.to_item().items() if k != "token_hash"}
     return repository.put_new_op(
@@ -97,7 +98,7 @@ def find(kind: Kind, record_type: type[S], secret: str, *, version: int | None =
     return record
 
 
-def consume_op(kind: Kind, token_hash: str, *, equal: dict[str, Any] | None = None) -> dict:
+def consume_op(kind: Kind, token_hash: str, *, equal: dict[str, Any] | None = None) -> Write:
     """Delete the record if it is still there, unexpired and its attributes ``equal`` what the step
     read: a single use, also when raced."""
     return repository.consume_op(kind.key(token_hash), int(clock.timestamp()), equal or {})
