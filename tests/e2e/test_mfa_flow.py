@@ -3,15 +3,9 @@ local clock moved to cover drift, replay and challenge expiry."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pyotp
 
-from tests.e2e.test_flows import PASSWORD, bearer, log_in, sign_up, unique_email, verify
-
-
-def now(stack) -> float:
-    return datetime.fromisoformat(stack.now().replace("Z", "+00:00")).timestamp()
+from tests.e2e.support import PASSWORD, bearer, log_in, now, sign_up, unique_email, verify
 
 
 def test_enforce_enroll_login_replay_drift_and_expiry(local_stack):

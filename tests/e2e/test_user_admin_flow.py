@@ -4,28 +4,20 @@ access with a live session, delete, and the owner and last-manager protections."
 
 from __future__ import annotations
 
-import re
-
-import boto3
-
-from tests.e2e.test_flows import PASSWORD, bearer, log_in, sign_up, unique_email, verify
+from portico import keys
+from tests.e2e.support import (
+    PASSWORD,
+    bearer,
+    emulated_table,
+    invitation_link,
+    log_in,
+    serialized,
+    sign_up,
+    unique_email,
+    verify,
+)
 
 BOB_PASSWORD = "Copper-Meadow-Falcon-93"
-
-
-def invitation_link(stack, email: str) -> str:
-    [message] = [m for m in stack.outbox(email) if "/accept-invitation?token=" in m["text"]][:1]
-    found = re.search(r"/accept-invitation\?token=([A-Za-z0-9_\-]+)", message["text"])
-    assert found and found.group(0) in message["html"]
-    return found.group(1)
-
-
-def table(stack):
-    """The emulated DynamoDB table behind the stack (for setting up what no route can)."""
-    endpoint = re.search(r"moto on (http://[^\s)]+)", stack.output()).group(1)
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="eu-central-1")
-    [name] = [t for t in client.list_tables()["TableNames"] if t.startswith("portico-") and "dempotency" not in t]
-    return client, name
 
 
 def test_invite_accept_rights_deny_delete_and_protections(local_stack):
@@ -91,13 +83,13 @@ def test_last_user_manager_is_kept(local_stack):
     created = sign_up(stack, email)
     verify(stack, email)
     manager = bearer(log_in(stack, email, PASSWORD))
-    client, name = table(stack)
+    client, name = emulated_table(stack)
     client.update_item(
         TableName=name,
-        Key={"pk": {"S": f"ACCOUNT#{created['account_id']}"}, "sk": {"S": f"MEMBER#{created['user_id']}"}},
+        Key=serialized(keys.membership(created["account_id"], created["user_id"])),
         UpdateExpression="SET #o = :f",
         ExpressionAttributeNames={"#o": "owner"},
-        ExpressionAttributeValues={":f": {"BOOL": False}},
+        ExpressionAttributeValues=serialized({":f": False}),
     )
     me = f"/accounts/{created['account_id']}/users/{created['user_id']}"
     for body in ({"full_access": False}, {"status": "disabled"}):

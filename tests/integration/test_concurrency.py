@@ -26,8 +26,8 @@ from portico import keys, store
 from portico.auth import lockout
 from portico.auth import repository as auth_repository
 from tests.integration import flows
-from tests.integration.conftest import PASSWORD, Answer
 from tests.integration.flows import NEW_PASSWORD, Subject, World, fresh_table, needs_route, template_env, world  # noqa: F401  (the shared-stack fixtures)
+from tests.integration.support import PASSWORD, Answer
 
 ACCEPT = "POST /invitations/{token}/accept"
 CHANGE_MEMBER = "PATCH /accounts/{account_id}/users/{user_id}"

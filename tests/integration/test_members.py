@@ -1,6 +1,7 @@
 """The member list with each member's second factor, and the admin's 2FA reset (contract section 7)."""
 
 import base64
+import json
 
 import pytest
 
@@ -185,7 +186,7 @@ def cursor_of(text: str) -> str:
         "?cursor=not*base64",
         "?cursor=" + cursor_of("not json"),
         "?cursor=" + cursor_of('["a"]'),
-        "?cursor=" + cursor_of('{"pk": "ACCOUNT#acc_other", "sk": "MEMBER#usr_x"}'),
+        "?cursor=" + cursor_of(json.dumps(keys.membership("acc_other", "usr_x"))),  # another account's member
         "?cursor=" + cursor_of('{"pk": "x", "sk": "y", "gsi1pk": "z"}'),
         "?cursor=" + "A" * 2000,
     ],

@@ -146,7 +146,8 @@ def test_concurrent_invitations_make_one_membership(api, outbox, owner, table_it
     assert sorted(a.status for a in answers) == [201] + [409] * 7
     assert {a.body["code"] for a in answers if a.status == 409} == {"already_member"}
     ada, _ = owner
-    members = [i for i in table_items() if i["pk"] == f"ACCOUNT#{ada.account_id}" and i["sk"].startswith("MEMBER#")]
+    of_ada = keys.members_of(ada.account_id)
+    members = [i for i in table_items() if i["pk"] == of_ada.partition and i["sk"].startswith(of_ada.prefix)]
     assert len(members) == 2 and len(outbox("dana@example.com")) == 1
 
 

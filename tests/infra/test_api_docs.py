@@ -6,7 +6,7 @@ import re
 
 from infra import openapi
 from infra.local.cfn import Template
-from tests.e2e.localstack import REPO_ROOT
+from tests.localstack import REPO_ROOT
 
 
 def test_the_stack_serves_the_spec_of_its_template(local_stack):

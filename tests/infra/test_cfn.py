@@ -10,7 +10,7 @@ import yaml
 from moto import mock_aws
 
 from infra.local.cfn import CfnLoader, Cors, Job, Template, TemplateError
-from tests.e2e.localstack import FIXTURES, REPO_ROOT
+from tests.localstack import FIXTURES, REPO_ROOT
 
 TEMPLATE = FIXTURES / "template.yaml"
 ECHO = (FIXTURES / "functions" / "echo").resolve()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.cfn import Template
-from tests.e2e.localstack import FIXTURES, REPO_ROOT, LocalStack, Reply, StackFactory
+from tests.localstack import FIXTURES, REPO_ROOT, LocalStack, Reply, StackFactory
 
 MiB = 1024 * 1024
 

@@ -1,7 +1,9 @@
 """The local stack as a test sees it: a ``python -m infra.local`` subprocess and an HTTP client.
 
-Only the standard library talks HTTP here (``http.client``), so the tests add no dependency.
-The fixtures that start and stop stacks are in ``conftest.py``.
+Used by the end-to-end tests (``tests/e2e``, Portico's API over HTTP) and by the local stack's own
+tests (``tests/infra``). Only the standard library talks HTTP here (``http.client``), so the tests
+add no dependency. The fixtures that start and stop stacks are in ``tests/conftest.py``
+(``local_stack_factory``, ``local_stack``) and ``tests/infra/conftest.py`` (``fixture_stack``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "infra" / "fixtures"  # the local stack's own fixture template
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 _READY = re.compile(r"Ready: .*? on (http://[\d.]+:\d+)")
@@ -159,7 +161,8 @@ def start_local_stack(
     ``--port 0`` lets the kernel pick the port and the Ready line names it, so two stacks (or
     two test runs) never race for one.
     """
-    environment = {**os.environ, **(env or {})}
+    # Without demo data unless asked for (``env={"SEED": "1"}``): tests make their own.
+    environment = {**os.environ, "SEED": "0", **(env or {})}
     pythonpath = [str(REPO_ROOT / "layers" / "common" / "python"), str(REPO_ROOT)]
     if environment.get("PYTHONPATH"):
         pythonpath.append(environment["PYTHONPATH"])
