@@ -10,6 +10,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
+SEED ?= 1
 export PYTHONPATH := layers/common/python:.
 
 .PHONY: system-tools run test lint validate unit integration e2e template build bench clean help openapi fuzz
@@ -43,7 +44,7 @@ system-tools:
 	fi
 
 run: $(VENV)/.installed
-	PORT=$(PORT) $(PY) -m infra.local
+	PORT=$(PORT) SEED=$(SEED) $(PY) -m infra.local
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers/common/python functions infra tests bench

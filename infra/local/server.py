@@ -13,6 +13,10 @@ Local-only routes, never in the template: ``GET /_local/outbox``, ``GET|POST /_l
 OpenAPI document of the template's routes (:mod:`infra.openapi`, built at the first request), and
 ``GET /_local/docs``, a Swagger UI page of it.
 
+Unless ``SEED=0``, the demo account of :mod:`infra.local.seed` is made before ``Ready``. The template
+parameter ``PublicUrl`` defaults to the stack's own URL (``--parameter PublicUrl=...`` overrides it),
+so every link in an email opens one of the hosted pages this stack serves.
+
 Console output: one line per request on stderr (``METHOD /path STATUS duration``, without query
 strings or bodies, and with path parameters named like secrets masked); the handlers' own output
 (Powertools JSON logs and EMF metrics lines, as Lambda would write them to CloudWatch) goes to
@@ -96,6 +100,8 @@ _UNSAFE_AWS_VARIABLES = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 )
 _SECRET_PARAMETER_WORDS = ("token", "secret", "code", "password")
+PUBLIC_URL_PARAMETER = "PublicUrl"
+"""Where email links point: this stack's own URL unless ``--parameter PublicUrl=...`` says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +279,9 @@ class Stack:
             os.environ.pop(name, None)
         os.environ.update(LOCAL_ENVIRONMENT)
         self.http = _FrontServer((self.config.host, self.config.port), _FrontHandler, self)
+        if PUBLIC_URL_PARAMETER not in self.config.parameters:
+            # The hosted pages are served here too: every link in an email opens on this stack.
+            self.template.parameters[PUBLIC_URL_PARAMETER] = self.url
         self.aws = EmbeddedAws()
         self.aws.start()
         os.environ["AWS_ENDPOINT_URL"] = self.aws.endpoint_url
@@ -644,6 +653,20 @@ class _FrontHandler(BaseHTTPRequestHandler):
 # ---------------------------------------------------------------------------------- main
 
 
+def _seed(stack: Stack) -> None:
+    """The demo account (:mod:`infra.local.seed`); a refused step is reported, and the stack serves on."""
+    from infra.local import seed
+
+    started = time.monotonic()
+    try:
+        seeded = seed.seed(stack)
+    except seed.SeedError as error:
+        _log(f"infra.local: demo data incomplete: {error}")
+        return
+    print(seeded.banner(stack.url), flush=True)
+    _log(f"infra.local: demo data in {time.monotonic() - started:.1f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
     stopping = threading.Event()
@@ -666,6 +689,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log(f"infra.local: cannot start: {type(error).__name__}: {error}")
         stack.stop()
         return 1
+    if os.environ.get("SEED", "1") != "0":
+        _seed(stack)
     print(
         f"Ready: Portico local stack on {stack.url} ({len(stack.router.routes)} routes, "
         f"{len(stack.jobs)} jobs, {config.workers} workers, moto on {stack.aws.endpoint_url})",

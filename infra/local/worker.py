@@ -15,6 +15,7 @@ import contextlib
 import decimal
 import importlib.util
 import json
+import logging
 import os
 import signal
 import sys
@@ -55,6 +56,23 @@ class Outcome:
     duration_ms: float
 
 
+class _ServiceName(logging.Filter):
+    """Stamps every record of the Powertools Logger with the service of the function invoked now.
+
+    The Logger's formatter writes a record's extra attributes over its own keys (as with
+    ``logger.info(..., extra={"service": ...})``), so this wins over the service name the Logger
+    read once, and over ``inject_lambda_context(clear_state=True)``, which restores that name at
+    the start of every invocation.
+    """
+
+    service = "service_undefined"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        return True
+
+
+_service_name = _ServiceName()
 _functions: dict[str, FunctionSpec] = {}
 _handlers: dict[str, Handler] = {}
 _baseline: dict[str, str] = {}
@@ -114,6 +132,27 @@ def _apply_environment(spec: FunctionSpec) -> None:
     _applied.update(spec.environment)
 
 
+def _name_service() -> None:
+    """Make Powertools log and meter as the function whose environment is applied now.
+
+    Powertools reads ``POWERTOOLS_SERVICE_NAME`` once, when ``portico.observability`` creates the
+    shared Logger and Metrics at the first import in a process, and a worker imports every
+    function's handler: without this, every function would log as the first one loaded (the users
+    function as "auth"). In Lambda each function has containers of its own, so its name is right
+    from the start; here each invocation sets it, through Metrics' ``service`` property and a
+    filter on the Logger's handler (the Logger has no public way to change its service).
+    """
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "service_undefined"
+    _service_name.service = service
+    observability = sys.modules.get("portico.observability")
+    if observability is None:  # not imported yet (its import reads the name itself), or not Portico
+        return
+    handler = observability.logger.registered_handler
+    if _service_name not in handler.filters:
+        handler.addFilter(_service_name)
+    observability.metrics.service = service
+
+
 def _load(spec: FunctionSpec) -> Handler:
     """Import the handler's module by file path, under a module name unique to the function.
 
@@ -161,6 +200,7 @@ def invoke(function_id: str, event: Any, request_id: str) -> Outcome:
     try:
         _apply_environment(spec)
         handler = _load(spec)
+        _name_service()
         context = LambdaContext(
             function_name=spec.name,
             memory_mb=spec.memory_mb,
@@ -188,6 +228,7 @@ def warm() -> list[str]:
     for spec in _functions.values():
         try:
             _apply_environment(spec)
+            _name_service()  # what its module logs at import carries its own name, too
             _load(spec)
         except (Exception, SystemExit):
             errors.append(f"{spec.function_id}: {traceback.format_exc()}")

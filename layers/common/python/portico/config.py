@@ -38,6 +38,7 @@ class Settings:
     kms_key_id: str = ""
     captcha_verify_url: str = ""
     captcha_secret: str = field(default="", repr=False)
+    payment_gateway: str = "test"
     local: bool = False
 
     def __post_init__(self) -> None:
@@ -76,5 +77,6 @@ def settings() -> Settings:
         public_url=env.get("PUBLIC_URL", ""),
         captcha_verify_url=env.get("CAPTCHA_VERIFY_URL", ""),
         captcha_secret=env.get("CAPTCHA_SECRET", ""),
+        payment_gateway=env.get("PAYMENT_GATEWAY", "test"),
         local=env.get("PORTICO_LOCAL", "") == "1",
     )

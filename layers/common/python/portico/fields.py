@@ -4,9 +4,23 @@ email addresses, secrets, passwords and codes."""
 from __future__ import annotations
 
 import unicodedata
+from decimal import Decimal
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+)
+
+from portico import money
 
 Language = Literal["en", "de"]
 
@@ -51,3 +65,61 @@ class RequestBody(BaseModel):
 # stops absurd input before any work. The request body limit caps it anyway.
 Password = Annotated[str, Field(min_length=1, max_length=16384)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _percent_out(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _a_number(value: object) -> object:
+    """A JSON number only (not a string, not a boolean), taken exactly as written."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("a number")
+    return Decimal(str(value)) if isinstance(value, float) else value
+
+
+# A percentage with at most two decimals (VAT, discounts), exact in, a JSON number out.
+Percent = Annotated[
+    Decimal,
+    Strict(False),
+    BeforeValidator(_a_number),
+    Field(ge=0, le=100, decimal_places=2, json_schema_extra={"type": "number"}),
+    PlainSerializer(_percent_out, return_type=float, when_used="json"),
+]
+
+
+def _https(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError("an https:// URL")
+    return value
+
+
+HttpsUrl = Annotated[
+    str, Field(min_length=9, max_length=2048, json_schema_extra={"format": "uri"}), AfterValidator(_https)
+]
+
+
+def _timezone(value: str) -> str:
+    if not value or value.startswith(("/", ".")) or ".." in value or value != value.strip():
+        raise ValueError("an IANA time zone name, such as Europe/Berlin")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone name, such as Europe/Berlin") from None
+    return value
+
+
+Timezone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)]
+Handle = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")]
+
+
+def _currency(value: str) -> str:
+    if not money.is_currency(value):
+        raise ValueError("an active ISO 4217 currency code, such as EUR")
+    return value
+
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+Amount = Annotated[int, Field(ge=0, le=10**12, description="minor units of the currency")]
+Quantity = Annotated[int, Field(ge=1, le=10_000)]

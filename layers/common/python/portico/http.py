@@ -33,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -45,7 +45,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from portico import access, idempotency
+from portico import access, cards, idempotency
 from portico.accounts.caller import Caller
 from portico.auth.sessions import Session
 from portico.errors import (
@@ -63,6 +63,7 @@ from portico.errors import (
 from portico.observability import logger, metrics
 from portico.portal.sessions import PortalSession
 
+F = TypeVar("F", bound=Callable[..., Any])
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
 # Far above any legitimate request of this API, far below API Gateway's 10 MB.
@@ -127,6 +128,16 @@ class Resolver(APIGatewayHttpResolver):
         return declared
 
 
+_NO_CARDS = "__portico_no_card_numbers__"
+
+
+def refuses_card_numbers(func: F) -> F:
+    """A route whose body may never hold a card number (``422 raw_card_data_rejected``, checked on
+    the raw body after the access check, never logged or echoed): see :mod:`portico.cards`."""
+    setattr(func, _NO_CARDS, True)
+    return func
+
+
 def _authorize(app: Resolver) -> None:
     """The access check of the current route, then any refusal of the body found before parsing;
     Powertools' own not-found route needs neither. Runs once per request: in the middleware, or in
@@ -144,6 +155,8 @@ def _authorize(app: Resolver) -> None:
     refused_body = app.current_event.raw_event.get(_REFUSED)
     if refused_body is not None:
         raise refused_body
+    if getattr(func, _NO_CARDS, False):
+        cards.refuse_card_numbers(app.current_event.body or "")
 
 
 def _access_first(app: Resolver, next_middleware: Callable[..., Any]) -> Any:
@@ -246,9 +259,10 @@ def meta(app: APIGatewayHttpResolver) -> RequestMeta:
 
 
 def idempotent(
-    app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel]
+    app: APIGatewayHttpResolver, scope: str, body: BaseModel, create: Callable[[], BaseModel], status: int = 201
 ) -> Response[Any]:
-    """201 with what ``create`` made, once per ``Idempotency-Key`` (a repeat gets the first answer)."""
+    """``status`` (201) with what ``create`` made, once per ``Idempotency-Key`` (a repeat within
+    24 h gets the first answer and repeats no side effect)."""
     key = app.current_event.headers.get(idempotency.HEADER)
     # The record compares a digest of the body without its secrets: a fast hash of a password
     # would be a gift to whoever reads the table, and a fresh captcha token is not a new request.
@@ -259,7 +273,7 @@ def idempotent(
         scope,
         key,
         {"body": digest},
-        lambda: {"status": 201, "body": create().model_dump(mode="json")},
+        lambda: {"status": status, "body": create().model_dump(mode="json")},
         context=app.lambda_context,
     )
     return Response(status_code=int(answer["status"]), content_type=JSON, body=answer["body"])

@@ -21,16 +21,38 @@ login challenge by its hash            pk=CHALLENGE#<sha256>      sk=CHALLENGE
 session by its token's hash            pk=SESSION#<sha256>        sk=SESSION
 portal session by its token's hash     pk=PORTAL_SESSION#<sha256> sk=SESSION
 sessions of a user                     gsi1pk=USER#<user_id>      gsi1sk begins_with SESSION#
+portal sessions of an account          gsi1pk=PORTAL_SESSIONS#<account_id> gsi1sk=<customer_id>#<session_id>
 audit records of an account, by time   pk=AUDIT#<account_id>      sk=<iso time>#<event id>
 audit record still to fan out          pk=AUDIT_FANOUT#<event id> sk=AUDIT_FANOUT
 audit records still to fan out        gsi1pk=AUDIT_FANOUT        gsi1sk=<iso time>#<event id>
 rate-limit counter                     pk=RATE#<scope>#<subject>  sk=<window>
+catalog item (plan, add-on, ...)       pk=ACCOUNT#<account_id>    sk=PLAN#<id> (ADDON#, DISCOUNT#, COUPON#)
+catalog items of a kind                pk=ACCOUNT#<account_id>    sk begins_with PLAN# (...)
+handle, unique per account and kind    pk=ACCOUNT#<account_id>    sk=HANDLE#<kind>#<handle>
+coupon code, unique case-insensitively pk=ACCOUNT#<account_id>    sk=COUPON_CODE#<code folded>
+customer                               pk=ACCOUNT#<account_id>    sk=CUSTOMER#<customer_id>
+customers of an account, oldest first  pk=ACCOUNT#<account_id>    sk begins_with CUSTOMER#
+customers by email, newest last        gsi1pk=CUSTOMER_EMAIL#<account_id>#<email folded>
+payment method of a customer           pk=ACCOUNT#<account_id>    sk=PM#<customer_id>#<pm_id>
+subscription / invoice                 pk=ACCOUNT#<account_id>    sk=SUB#<id> / INV#<id>
+a customer's subscriptions / invoices  gsi2pk=CUSTOMER#<customer_id> gsi2sk begins_with SUB# / INV#
+timeline of a customer, by time        pk=ACCOUNT#<account_id>    sk=EVENT#<customer_id>#<event id>
+billing work due in an hour            gsi1pk=DUE#<yyyy-mm-ddThh> gsi1sk=<due time>#<id>
+invoice number counter                 pk=ACCOUNT#<account_id>    sk=COUNTER#invoice
+gateway record (test gateway)          pk=GATEWAY#<idempotency key> sk=CHARGE
+portal login code of an email          pk=ACCOUNT#<account_id>    sk=PORTAL_CODE#<email folded>
+portal phone verification of customer  pk=ACCOUNT#<account_id>    sk=PHONE_CODE#<customer_id>
+scheduled job's mark                   pk=JOB#<job>               sk=MARK
 =====================================  ====================================================
+
+Ids of customers, subscriptions, invoices, payment methods and events sort by creation time
+(:func:`portico.ids.new_sortable_id`), so a list read in key order is in creation order.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +60,7 @@ Key = dict[str, str]
 Write = dict[str, Any]  # one write of a transaction, as portico.store builds it
 
 INDEX = "gsi1"
+INDEX2 = "gsi2"
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,18 @@ def sessions_of(user_id: str) -> Query:
     return _starting("gsi1pk", "gsi1sk", f"USER#{user_id}", "SESSION#", INDEX)
 
 
+def portal_session_index(account_id: str, customer_id: str, session_id: str) -> Key:
+    return {"gsi1pk": f"PORTAL_SESSIONS#{account_id}", "gsi1sk": f"{customer_id}#{session_id}"}
+
+
+def portal_sessions_of(account_id: str, customer_id: str | None = None) -> Query:
+    """The portal sessions of an account, or of one of its customers (the index)."""
+    partition = f"PORTAL_SESSIONS#{account_id}"
+    if customer_id:
+        return _starting("gsi1pk", "gsi1sk", partition, f"{customer_id}#", INDEX)
+    return Query("gsi1pk = :p", {":p": partition}, index=INDEX, partition=partition)
+
+
 def token_hash_of(key: Key) -> str:
     """The token hash a session or challenge key was built from."""
     return key["pk"].split("#", 1)[1]
@@ -179,6 +214,150 @@ def audit_fanouts_before(ordered: str) -> Query:
         index=INDEX,
         partition="AUDIT_FANOUT",
     )
+
+
+# ----------------------------------------------------------------- billing
+
+CatalogKind = str  # "PLAN", "ADDON", "DISCOUNT", "COUPON"
+
+
+def catalog_item(account_id: str, kind: CatalogKind, item_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"{kind}#{item_id}"}
+
+
+def catalog_of(account_id: str, kind: CatalogKind) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", f"{kind}#", None)
+
+
+def handle(account_id: str, kind: str, handle_value: str) -> Key:
+    """The guard that makes a handle unique per account and kind (plans, add-ons, ...)."""
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"HANDLE#{kind}#{handle_value}"}
+
+
+def coupon_code(account_id: str, code: str) -> Key:
+    """The guard (and lookup) of a coupon code, unique per account case-insensitively."""
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"COUPON_CODE#{code.strip().casefold()}"}
+
+
+def customer(account_id: str, customer_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"CUSTOMER#{customer_id}"}
+
+
+def customers_of(account_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", "CUSTOMER#", None)
+
+
+def customer_email_index(account_id: str, email: str, customer_id: str) -> Key:
+    return {"gsi1pk": f"CUSTOMER_EMAIL#{account_id}#{normalise_email(email)}", "gsi1sk": customer_id}
+
+
+def is_customer(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item is a customer (their email index also holds the address's portal code)."""
+    return str(item.get("sk", "")).startswith("CUSTOMER#")
+
+
+def is_portal_code(item: Mapping[str, Any]) -> bool:
+    return str(item.get("sk", "")).startswith("PORTAL_CODE#")
+
+
+def customers_by_email(account_id: str, email: str) -> Query:
+    """The customers of an account with an address (duplicates allowed), oldest first."""
+    partition = f"CUSTOMER_EMAIL#{account_id}#{normalise_email(email)}"
+    return Query("gsi1pk = :p", {":p": partition}, index=INDEX, partition=partition)
+
+
+def payment_method(account_id: str, customer_id: str, payment_method_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"PM#{customer_id}#{payment_method_id}"}
+
+
+def payment_methods_of(account_id: str, customer_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", f"PM#{customer_id}#", None)
+
+
+def subscription(account_id: str, subscription_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"SUB#{subscription_id}"}
+
+
+def is_subscription(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item is a subscription (the due index holds subscriptions and invoices)."""
+    return str(item.get("sk", "")).startswith("SUB#")
+
+
+def subscriptions_of(account_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", "SUB#", None)
+
+
+def invoice(account_id: str, invoice_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"INV#{invoice_id}"}
+
+
+def invoices_of(account_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", "INV#", None)
+
+
+def customer_index(customer_id: str, kind: str, item_id: str) -> Key:
+    """The attributes that list a subscription (``SUB``) or invoice (``INV``) under its customer."""
+    return {"gsi2pk": f"CUSTOMER#{customer_id}", "gsi2sk": f"{kind}#{item_id}"}
+
+
+def of_customer(customer_id: str, kind: str) -> Query:
+    return _starting("gsi2pk", "gsi2sk", f"CUSTOMER#{customer_id}", f"{kind}#", INDEX2)
+
+
+def all_of_customer(customer_id: str) -> Query:
+    """A customer's subscriptions and invoices together (one query for a subscription with its invoices)."""
+    partition = f"CUSTOMER#{customer_id}"
+    return Query("gsi2pk = :p", {":p": partition}, index=INDEX2, partition=partition)
+
+
+def timeline_event(account_id: str, customer_id: str, event_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"EVENT#{customer_id}#{event_id}"}
+
+
+def timeline_of(account_id: str, customer_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", f"EVENT#{customer_id}#", None)
+
+
+def due_index(due_at: str, item_id: str) -> Key:
+    """Index attributes that put billing work (a renewal, a trial's end, a retry, a charge to
+    recover) under the hour it is due: ``due_at`` is ISO 8601 UTC."""
+    return {"gsi1pk": f"DUE#{due_at[:13]}", "gsi1sk": f"{due_at}#{item_id}"}
+
+
+def due_in_hour(hour: str, until: str) -> Query:
+    """Work due in the hour ``hour`` (``yyyy-mm-ddThh``) up to ``until`` (an ISO time)."""
+    partition = f"DUE#{hour}"
+    return Query(
+        "gsi1pk = :p AND gsi1sk <= :until", {":p": partition, ":until": until + "~"}, index=INDEX, partition=partition
+    )
+
+
+def invoice_counter(account_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": "COUNTER#invoice"}
+
+
+def portal_code(account_id: str, email: str) -> Key:
+    """The current portal login code for an address (one per address and account, whether or
+    not a customer has it: an unknown address gets the same item, so that it answers alike). It
+    is in the address's customer index too, so one query finds the customers and their code."""
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"PORTAL_CODE#{normalise_email(email)}"}
+
+
+def portal_code_index(account_id: str, email: str) -> Key:
+    return {"gsi1pk": f"CUSTOMER_EMAIL#{account_id}#{normalise_email(email)}", "gsi1sk": "~PORTAL_CODE"}
+
+
+def phone_code(account_id: str, customer_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"PHONE_CODE#{customer_id}"}
+
+
+def job_mark(job: str) -> Key:
+    """Where a scheduled job keeps how far its work is done (``subscription-renewal``'s hour)."""
+    return {"pk": f"JOB#{job}", "sk": "MARK"}
+
+
+def gateway_charge(idempotency_key: str) -> Key:
+    return {"pk": f"GATEWAY#{idempotency_key}", "sk": "CHARGE"}
 
 
 # ----------------------------------------------------------------- rate limits

@@ -9,6 +9,9 @@ memberships carried a version are matched on its absence.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from portico import keys, pages, store
@@ -17,9 +20,53 @@ from portico.keys import Write
 from portico.security.settings import SecuritySettings
 
 
-def get_account(account_id: str) -> Account | None:
-    item = store.get(keys.account(account_id))
+def get_account(account_id: str, *, consistent: bool = False) -> Account | None:
+    item = store.get(keys.account(account_id), consistent=consistent)
     return Account.from_item(store.plain(item)) if item else None
+
+
+def update_account_op(account: Account, changes: dict[str, Any]) -> Write:
+    """Set ``changes`` (fields of :class:`Account`, None removes) on the account as it was read."""
+    item = dataclasses.replace(account, **{k: v for k, v in changes.items() if v is not None}).to_item()
+    sets = {k: item[k] for k in changes if changes[k] is not None}
+    removes = [k for k, v in changes.items() if v is None]
+    expression = "SET " + ", ".join([*(f"#{k} = :{k}" for k in sets), "#version = :next"])
+    if removes:
+        expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+    # accounts made before they carried a version match on its absence
+    seen = "(attribute_not_exists(#version) OR #version = :seen)" if account.version == 0 else "#version = :seen"
+    return store.update_op(
+        keys.account(account.account_id),
+        expression,
+        condition=f"attribute_exists(pk) AND {seen}",
+        values={**{f":{k}": v for k, v in sets.items()}, ":next": account.version + 1, ":seen": account.version},
+        names={"#version": "version", **{f"#{k}": k for k in [*sets, *removes]}},
+    )
+
+
+def replace(account: Account, changes: dict[str, Any]) -> Account:
+    """The account as :func:`update_account_op` leaves it."""
+    return dataclasses.replace(account, **changes, version=account.version + 1)
+
+
+RENAME_WRITERS = 8
+
+
+def rename_memberships(account_id: str, name: str) -> None:
+    """Give every membership of the account its new name (they carry it for the login's list of
+    accounts); several at a time. A membership removed meanwhile is skipped."""
+
+    def rename(membership: Membership) -> None:
+        with contextlib.suppress(store.ConditionFailed):
+            store.update(
+                keys.membership(account_id, membership.user_id),
+                "SET account_name = :n",
+                condition="attribute_exists(pk)",
+                values={":n": name},
+            )
+
+    with ThreadPoolExecutor(max_workers=RENAME_WRITERS) as pool:
+        list(pool.map(rename, all_members(account_id)))
 
 
 def get_accounts(account_ids: list[str]) -> dict[str, Account]:
@@ -92,3 +139,43 @@ def update_security_op(account_id: str, security: SecuritySettings) -> Write:
 
 
 write = store.try_transact  # one transaction of the writes given; False when a condition no longer held
+
+
+# ----------------------------------------------------------------- going live
+
+
+def reserve_go_live_op(account_id: str, live_account_id: str, at: str) -> Write:
+    """Reserve the live account's id, once: a test account without a live account or a go-live in
+    progress."""
+    return store.update_op(
+        keys.account(account_id),
+        "SET go_live = :g",
+        condition="attribute_exists(pk) AND attribute_not_exists(live_account_id) AND attribute_not_exists(go_live)",
+        values={":g": {"live_account_id": live_account_id, "started_at": at}},
+    )
+
+
+def put_if_absent(account: Account) -> None:
+    write(
+        [store.put_op({**keys.account(account.account_id), **account.to_item()}, condition="attribute_not_exists(pk)")]
+    )
+
+
+def open_live_op(live_account_id: str, user_managers: int) -> Write:
+    """The live account opens (a go-live's last step), with its count of members who manage users
+    as the copies made it."""
+    return store.update_op(
+        keys.account(live_account_id),
+        "SET user_managers = :n REMOVE opening",
+        condition="attribute_exists(pk) AND opening = :yes",
+        values={":n": user_managers, ":yes": True},
+    )
+
+
+def finish_go_live_op(account_id: str, live_account_id: str) -> Write:
+    return store.update_op(
+        keys.account(account_id),
+        "SET live_account_id = :l REMOVE go_live",
+        condition="go_live.live_account_id = :l AND attribute_not_exists(live_account_id)",
+        values={":l": live_account_id},
+    )

@@ -391,6 +391,54 @@ def leave_op(credential: Credential, account_id: str) -> Write | None:
 write = store.try_transact  # one transaction of the writes given; False when a condition no longer held
 
 
+def copy_membership(membership: Membership, live: Account) -> None:
+    """A member's place in a live account (going live): the same rights, owner flag and status, its
+    email guard, and the account in the login's list. Written as the member is now, also over an
+    earlier copy (a resumed go-live brings it up to date); the login's list gains the account once."""
+    copy = Membership(
+        **{
+            **vars(membership),
+            "account_id": live.account_id,
+            "account_name": live.name,
+            "account_mode": "live",
+            "version": 0,
+            "created_at": live.created_at,
+        }
+    )
+    guard = store.put_op(
+        {**keys.member_email(live.account_id, copy.email), "user_id": copy.user_id},
+        condition="attribute_not_exists(pk) OR user_id = :u",
+        values={":u": copy.user_id},
+    )
+    if not write([store.put_op(_membership_item(copy)), guard]):
+        return  # the address is another login's member there: not ours to overwrite
+    write(  # False: the login lists the account already (an earlier copy)
+        [
+            credentials.update_op(
+                copy.email,
+                {},
+                append={"account_ids": [live.account_id]},
+                condition="user_id = :u AND NOT contains(account_ids, :a)",
+                values={":u": copy.user_id, ":a": live.account_id},
+            )
+        ]
+    )
+
+
+def remove_copy(membership: Membership) -> None:
+    """Undo a go-live copy of a member who left the test account before the go-live finished: the
+    membership, its email guard and the account in the login's list."""
+    login = credentials.get_credential(membership.email) if membership.email else None
+    leave = leave_op(login, membership.account_id) if login and login.user_id == membership.user_id else None
+    write(
+        [
+            store.delete_op(keys.membership(membership.account_id, membership.user_id)),
+            store.delete_op(keys.member_email(membership.account_id, membership.email)),
+            *([leave] if leave else []),
+        ]
+    )
+
+
 def _version_condition(membership: Membership) -> tuple[str, dict[str, Any]]:
     if membership.version is None:
         return "attribute_not_exists(version)", {}

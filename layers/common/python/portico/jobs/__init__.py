@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from portico.billing import renewal
 from portico.jobs import audit_fanout, password_expiry
 
 JOBS: dict[str, Callable[[], dict[str, Any]]] = {
     "password-expiry": password_expiry.run,
     "audit-fanout": audit_fanout.run,
+    "subscription-renewal": renewal.run,
 }

@@ -43,7 +43,7 @@ def _read(filename: str) -> str:
 MAX_VALUE_CHARS = 80
 # Line and paragraph breaks of every kind, other controls, and bidirectional overrides.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
-_DOT_BETWEEN_WORDS = re.compile(r"(?<=\w)\.(?=\w)")
+_DOT_BETWEEN_WORDS = re.compile(r"(?<=\w)\.(?=[^\W\d_])")  # a dot before a letter: a domain, not 19.99
 
 
 def untrusted(value: str, limit: int = MAX_VALUE_CHARS) -> str:

@@ -24,13 +24,13 @@ def put_new_op(item: dict[str, Any]) -> Write:
 
 
 def touch(key: keys.Key, now: int, stale_before: int) -> None:
-    """Refresh ``last_seen_at`` unless a request did so since ``stale_before`` (the condition skips
+    """Refresh ``last_seen_at`` unless a request did so after ``stale_before`` (the condition skips
     fresh records, so parallel requests write once)."""
     with contextlib.suppress(store.ConditionFailed):
         store.update(
             key,
             "SET last_seen_at = :now",
-            condition="attribute_exists(pk) AND last_seen_at < :stale",
+            condition="attribute_exists(pk) AND last_seen_at <= :stale",
             values={":now": now, ":stale": stale_before},
         )
 

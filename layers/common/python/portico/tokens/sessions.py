@@ -5,8 +5,9 @@ subclass per kind with what that kind stands for) carries the lifetimes:
 
 * ``expires_at``: the absolute end, always;
 * ``idle_seconds``: the idle timeout, counted from ``last_seen_at``, which :func:`find` refreshes
-  at most once per ``TOUCH_INTERVAL`` (a conditional write that skips fresh records, so the idle
-  timeout may run up to that interval late and the write cost stays bounded);
+  at most once per ``TOUCH_INTERVAL`` (a conditional write that skips fresh records, so the write
+  cost stays bounded; a use too soon after the last written one is not written, so a session may
+  end up to that interval before its idle timeout counted from its very last use);
 * ``bound_version``: the state of a credential it was issued for (challenges); :func:`find`
   refuses it once the caller's current version differs;
 * single use: :func:`consume_op`, a conditional delete for the transaction of the step it allows.
