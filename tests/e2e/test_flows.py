@@ -7,42 +7,21 @@ import uuid
 
 import pytest
 
-PASSWORD = "Quartz-Lantern-Vivid-42"
-NEW = "Harbor-Violet-Spruce-77"
+from portico import keys
+from tests.e2e.support import (
+    NEW,
+    PASSWORD,
+    bearer,
+    emulated_table,
+    link,
+    log_in,
+    serialized,
+    sign_up,
+    unique_email,
+    verify,
+)
+
 DAY = 86400
-
-
-def unique_email(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def link(message: dict, page: str) -> str:
-    found = re.search(rf"/{page}\?token=([A-Za-z0-9_\-]+)", message["text"])
-    assert found, message["text"]
-    assert f"/{page}?token={found.group(1)}" in message["html"]
-    return found.group(1)
-
-
-def sign_up(stack, email: str, **extra) -> dict:
-    body = {"email": email, "password": PASSWORD, "name": "Grace Hopper", "company": "Compilers", **extra}
-    reply = stack.post("/signup", json=body)
-    assert reply.status == 201, reply.text
-    return reply.json
-
-
-def verify(stack, email: str) -> None:
-    token = link(stack.outbox(email)[0], "verify-email")
-    assert stack.post("/auth/verify-email", json={"token": token}).status == 200
-
-
-def log_in(stack, email: str, password: str = PASSWORD) -> str:
-    reply = stack.post("/auth/login", json={"email": email, "password": password})
-    assert reply.status == 200 and reply.json["status"] == "authenticated", reply.text
-    return reply.json["token"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_sign_up_verify_reuse_and_expiry(local_stack):
@@ -174,31 +153,17 @@ def test_protected_routes_need_a_session(local_stack, route):
     assert reply.status == 401 and reply.json["code"] == "unauthenticated"
 
 
-def _emulated_dynamodb(stack):
-    """The stack's embedded DynamoDB (its endpoint is in the Ready line): used only to give a user a
-    verified phone, until the phone-verification routes exist."""
-    import boto3
-
-    endpoint = re.search(r"moto on (http://[\d.]+:\d+)", stack.output()).group(1)
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="eu-central-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def test_recover_by_sms_code(local_stack):
     email = unique_email("sms")
     sign_up(local_stack, email)
     verify(local_stack, email)
     number = "+4917" + uuid.uuid4().hex[:8].translate(str.maketrans("abcdef", "123456"))
-    _emulated_dynamodb(local_stack).update_item(
-        TableName="portico-dev",
-        Key={"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": "CREDENTIAL"}},
+    client, table = emulated_table(local_stack)
+    client.update_item(
+        TableName=table,
+        Key=serialized(keys.credential(email)),
         UpdateExpression="SET phone = :p, phone_verified = :t",
-        ExpressionAttributeValues={":p": {"S": number}, ":t": {"BOOL": True}},
+        ExpressionAttributeValues=serialized({":p": number, ":t": True}),
     )
     assert local_stack.post("/auth/password/forgot", json={"email": email, "channel": "sms"}).status == 202
     [sms] = local_stack.outbox(number)

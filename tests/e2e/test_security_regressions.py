@@ -12,19 +12,26 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime
 
 import pyotp
 
-from tests.e2e.test_flows import NEW, PASSWORD, _emulated_dynamodb, bearer, link, log_in, sign_up, unique_email, verify
-from tests.e2e.test_user_admin_flow import invitation_link
+from portico import keys
+from tests.e2e.support import (
+    NEW,
+    PASSWORD,
+    bearer,
+    emulated_table,
+    invitation_link,
+    link,
+    log_in,
+    now,
+    serialized,
+    sign_up,
+    unique_email,
+    verify,
+)
 
-TABLE = "portico-dev"
 THIRD = "Silver-Canyon-Orbit-39"
-
-
-def now(stack) -> float:
-    return datetime.fromisoformat(stack.now().replace("Z", "+00:00")).timestamp()
 
 
 def owner(stack, name: str) -> tuple[str, dict, dict[str, str]]:
@@ -58,11 +65,12 @@ def reset_link(stack, email: str) -> str:
 
 def give_verified_phone(stack, email: str) -> str:
     number = "+4917" + uuid.uuid4().hex[:8].translate(str.maketrans("abcdef", "123456"))
-    _emulated_dynamodb(stack).update_item(
-        TableName=TABLE,
-        Key={"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": "CREDENTIAL"}},
+    client, table = emulated_table(stack)
+    client.update_item(
+        TableName=table,
+        Key=serialized(keys.credential(email)),
         UpdateExpression="SET phone = :p, phone_verified = :t",
-        ExpressionAttributeValues={":p": {"S": number}, ":t": {"BOOL": True}},
+        ExpressionAttributeValues=serialized({":p": number, ":t": True}),
     )
     return number
 
@@ -317,46 +325,44 @@ ACCOUNTS_PER_LOGIN = 250
 def _join_many_accounts(stack, email: str, user_id: str, count: int) -> list[str]:
     """Make a login a full-access member of ``count`` further accounts (no route creates accounts in
     bulk; the memberships are written as sign-up and acceptance write them)."""
-    client = _emulated_dynamodb(stack)
+    client, table = emulated_table(stack)
     account_ids = [f"acc_bulk{uuid.uuid4().hex}" for _ in range(count)]
     items = []
     for account_id in account_ids:
         items.append(
             {
-                "pk": {"S": f"ACCOUNT#{account_id}"},
-                "sk": {"S": "ACCOUNT"},
-                "account_id": {"S": account_id},
-                "name": {"S": "Bulk"},
-                "mode": {"S": "test"},
-                "user_managers": {"N": "1"},
-                "language": {"S": "en"},
+                **keys.account(account_id),
+                "account_id": account_id,
+                "name": "Bulk",
+                "mode": "test",
+                "user_managers": 1,
+                "language": "en",
             }
         )
         items.append(
             {
-                "pk": {"S": f"ACCOUNT#{account_id}"},
-                "sk": {"S": f"MEMBER#{user_id}"},
-                "gsi1pk": {"S": f"USER#{user_id}"},
-                "gsi1sk": {"S": f"MEMBER#{account_id}"},
-                "account_id": {"S": account_id},
-                "account_name": {"S": "Bulk"},
-                "account_mode": {"S": "test"},
-                "user_id": {"S": user_id},
-                "email": {"S": email},
-                "owner": {"BOOL": False},
-                "full_access": {"BOOL": True},
-                "rights": {"L": []},
-                "status": {"S": "active"},
-                "version": {"N": "0"},
+                **keys.membership(account_id, user_id),
+                **keys.membership_index(account_id, user_id),
+                "account_id": account_id,
+                "account_name": "Bulk",
+                "account_mode": "test",
+                "user_id": user_id,
+                "email": email,
+                "owner": False,
+                "full_access": True,
+                "rights": [],
+                "status": "active",
+                "version": 0,
             }
         )
     for start in range(0, len(items), 25):
-        client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]})
+        puts = [{"PutRequest": {"Item": serialized(i)}} for i in items[start : start + 25]]
+        client.batch_write_item(RequestItems={table: puts})
     client.update_item(
-        TableName=TABLE,
-        Key={"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": "CREDENTIAL"}},
+        TableName=table,
+        Key=serialized(keys.credential(email)),
         UpdateExpression="SET account_ids = list_append(account_ids, :more)",
-        ExpressionAttributeValues={":more": {"L": [{"S": a} for a in account_ids]}},
+        ExpressionAttributeValues=serialized({":more": account_ids}),
     )
     return account_ids
 
