@@ -1,7 +1,8 @@
 """Fuzzing: schemathesis drives every operation of the served OpenAPI document against the local stack.
 
-A logged-in merchant sends its ``Authorization: Bearer`` token on every request; path parameters
-named like the merchant's ids (``account_id``, ``user_id``) are either the real ones or generated
+A logged-in merchant sends its ``Authorization: Bearer`` token on every request, and a customer of
+its account logged in to the portal sends a portal token on the ``/portal/`` routes; path
+parameters named like their ids (``account_id``, ``user_id``) are either the real ones or generated
 ones, so both the tenant's own resources and other or missing ones are tried. Checks: no 5xx, the
 status, content type, headers and body of every answer as the document declares them, and every
 error a problem+json document with a string ``code`` (contract section 1).
@@ -31,8 +32,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition
 
-from tests.e2e.localstack import LocalStack
-from tests.e2e.test_flows import PASSWORD, bearer, log_in, sign_up, unique_email, verify
+from tests.e2e.support import PASSWORD, bearer, log_in, sign_up, unique_email, verify
+from tests.localstack import LocalStack
 
 EXAMPLES = int(os.environ.get("PORTICO_FUZZ_EXAMPLES", "0")) or None
 CAMPAIGN = EXAMPLES is not None
@@ -48,6 +49,10 @@ class Merchant:
     account_id: str
     user_id: str
     token: str
+    portal: str = ""  # a customer of the account, logged in to its portal
+
+    def bearer(self, path: str) -> dict[str, str]:
+        return bearer(self.portal if path.startswith("/portal/") else self.token)
 
 
 class Merchants:
@@ -62,18 +67,44 @@ class Merchants:
         email = unique_email("fuzz")
         created = sign_up(self.stack, email)
         verify(self.stack, email)
-        return Merchant(email, created["account_id"], created["user_id"], log_in(self.stack, email))
+        merchant = Merchant(email, created["account_id"], created["user_id"], log_in(self.stack, email))
+        merchant.portal = self._portal(merchant)
+        return merchant
+
+    def _portal(self, merchant: Merchant) -> str:
+        """A portal token for a customer of the merchant's account (through the merchant's link)."""
+        base = f"/accounts/{merchant.account_id}"
+        customer = self.stack.post(
+            f"{base}/customers", json={"email": unique_email("fuzzc")}, headers=bearer(merchant.token)
+        )
+        assert customer.status == 201, customer.text
+        link = self.stack.post(
+            f"{base}/customers/{customer.json['customer_id']}/portal-session", headers=bearer(merchant.token)
+        )
+        assert link.status == 201, link.text
+        login = self.stack.post(f"/portal/{merchant.account_id}/login/link", json={"token": link.json["token"]})
+        assert login.status == 200, login.text
+        return str(login.json["token"])
 
     def works(self) -> bool:
         probe = self.stack.get(f"/accounts/{self.current.account_id}", headers=bearer(self.current.token))
         return probe.status == 200
 
-    def after(self, method: str, status: int) -> None:
+    def after(self, method: str, status: int, path: str = "") -> None:
         """A change that succeeded, or a refusal that may mean one did, is followed by a probe."""
         changed = method != "GET" and 200 <= status < 300
         if (changed or status in (401, 403)) and not self.works():
             self.current = self._new()
             self.replaced += 1
+        elif path.startswith("/portal/") and (changed or status == 401) and not self.portal_works():
+            try:
+                self.current.portal = self._portal(self.current)
+            except AssertionError:  # the portal was turned off or the customer is gone
+                self.current = self._new()
+                self.replaced += 1
+
+    def portal_works(self) -> bool:
+        return self.stack.get("/portal/me", headers=bearer(self.current.portal)).status == 200
 
     def realistic(self, case) -> None:
         """Make every other case (by its content, so replays agree) reach past the first checks.
@@ -161,11 +192,11 @@ def test_every_operation_answers_as_its_schema_says(case, merchants):
     status = 0
     try:
         response = case.call_and_validate(
-            headers=bearer(merchants.current.token), additional_checks=[problem_details], timeout=30
+            headers=merchants.current.bearer(case.path), additional_checks=[problem_details], timeout=30
         )
         status = response.status_code
     finally:
-        merchants.after(case.method.upper(), status)
+        merchants.after(case.method.upper(), status, case.path)
 
 
 @pytest.mark.skipif(not CAMPAIGN, reason="a campaign's work: make fuzz")
@@ -181,11 +212,11 @@ def test_workflows_answer_as_their_schemas_say(api_schema, merchants):
                 case.path_parameters = {**case.path_parameters, "account_id": merchants.current.account_id}
 
         def get_call_kwargs(self, case):
-            return {"headers": bearer(merchants.current.token), "timeout": 30}
+            return {"headers": merchants.current.bearer(case.path), "timeout": 30}
 
         def after_call(self, response, case):
             super().after_call(response, case)
-            merchants.after(case.method.upper(), response.status_code)
+            merchants.after(case.method.upper(), response.status_code, case.path)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             checks = [problem_details, *(additional_checks or [])]
@@ -290,9 +321,9 @@ def test_hostile_json_shapes_never_reach_a_5xx(local_stack, merchants, body_oper
             concrete = path.replace("{account_id}", merchants.current.account_id)
             concrete = concrete.replace("{user_id}", merchants.current.user_id).replace("{token}", "t" * 43)
             concrete = re.sub(r"\{[^}]+\}", "x", concrete)
-            headers = {"Content-Type": "application/json", **bearer(merchants.current.token)}
+            headers = {"Content-Type": "application/json", **merchants.current.bearer(concrete)}
             reply = local_stack.request(method, concrete, body=body.encode(), headers=headers)
-            merchants.after(method, reply.status)
+            merchants.after(method, reply.status, concrete)
             assert reply.status < 500, (method, path, reply.status, reply.text[:300], body[:300])
             if reply.status >= 400:
                 assert reply.headers["Content-Type"] == PROBLEM_JSON and isinstance(reply.json.get("code"), str)

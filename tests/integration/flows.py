@@ -28,7 +28,7 @@ import pytest
 from infra.local.cfn import Template
 from portico import aws, config, ids, keys, store
 from portico.auth import hashing
-from tests.integration.conftest import PASSWORD, Answer, Api, FakeClock, Person
+from tests.integration.support import PASSWORD, Answer, Api, FakeClock, Person
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = frozenset(route.route_key for route in Template.load(ROOT / "template.yaml").routes())
@@ -543,6 +543,138 @@ def _invite_done(world: World, s: Subject, answer: Answer) -> None:
     assert_link_sent(world, s.invitee, "accept-invitation")
 
 
+# ----------------------------------------------------------------- billing
+
+CARD = {"token": "tok_visa_4242", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
+
+
+def _path(s: Subject, tail: str) -> str:
+    return f"/accounts/{s.person.account_id}{tail}"
+
+
+def _made(world: World, s: Subject, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = world.api.post(_path(s, path), body, token=s.token)
+    assert answer.status == 201, answer.body
+    return dict(answer.body)
+
+
+def owner(world: World, s: Subject) -> None:
+    """Logged in as the owner of a fresh account, once per subject."""
+    if not hasattr(s, "token"):
+        logged_in(world, s)
+
+
+def with_plan(world: World, s: Subject) -> None:
+    owner(world, s)
+    body = {"handle": f"plan-{s.n}", "name": "Gold", "amount": 1999, "currency": "EUR", "interval_unit": "month"}
+    s.plan_id = _made(world, s, "/plans", body)["plan_id"]
+
+
+def with_customer(world: World, s: Subject) -> None:
+    owner(world, s)
+    s.customer_email = f"customer{s.n}@example.com"
+    s.customer_id = _made(world, s, "/customers", {"email": s.customer_email, "name": "Grace Hopper"})["customer_id"]
+
+
+def with_subscription(world: World, s: Subject) -> None:
+    with_plan(world, s)
+    with_customer(world, s)
+    _made(world, s, f"/customers/{s.customer_id}/payment-methods", {"card": CARD})
+    made = _made(world, s, "/subscriptions", {"customer_id": s.customer_id, "plan_id": s.plan_id})
+    s.subscription_id = made["subscription_id"]
+    invoices = world.api.get(_path(s, f"/invoices?subscription_id={s.subscription_id}"), token=s.token)
+    [s.invoice] = invoices.body["items"]
+
+
+def _settings_change(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("PATCH", _path(s, "/settings"), {"vat_percent": 19, "timezone": "Europe/Berlin"}, s.token)
+
+
+def _settings_changed(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["vat_percent"] == 19 and answer.body["timezone"] == "Europe/Berlin"
+
+
+def _plan_create(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    body = {"handle": f"plan-{s.n}", "name": "Gold", "amount": 1999, "currency": "EUR", "interval_unit": "month"}
+    return Call("POST", _path(s, "/plans"), body, s.token)
+
+
+def _customer_create(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("POST", _path(s, "/customers"), {"email": f"customer{s.n}@example.com", "name": "Grace"}, s.token)
+
+
+def _customers_by_email(world: World, s: Subject) -> Call:
+    with_customer(world, s)
+    return Call("GET", _path(s, f"/customers?email={s.customer_email}"), token=s.token)
+
+
+def _found_by_email(world: World, s: Subject, answer: Answer) -> None:
+    assert [c["customer_id"] for c in answer.body["items"]] == [s.customer_id]
+
+
+def _payment_method_add(world: World, s: Subject) -> Call:
+    with_customer(world, s)
+    return Call("POST", _path(s, f"/customers/{s.customer_id}/payment-methods"), {"card": CARD}, s.token)
+
+
+def _subscription_create(world: World, s: Subject) -> Call:
+    with_plan(world, s)
+    with_customer(world, s)
+    _made(world, s, f"/customers/{s.customer_id}/payment-methods", {"card": CARD})
+    return Call("POST", _path(s, "/subscriptions"), {"customer_id": s.customer_id, "plan_id": s.plan_id}, s.token)
+
+
+def _subscribed(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["state"] == "active"
+    listed = world.api.get(_path(s, f"/subscriptions?customer_id={s.customer_id}"), token=s.token).body["items"]
+    assert [x["subscription_id"] for x in listed] == [answer.body["subscription_id"]]
+    subscription_id = answer.body["subscription_id"]
+    paid = world.api.get(_path(s, f"/invoices?subscription_id={subscription_id}"), token=s.token).body["items"]
+    assert [i["state"] for i in paid] == ["paid"]
+
+
+def _subscription_pause(world: World, s: Subject) -> Call:
+    with_subscription(world, s)
+    return Call("POST", _path(s, f"/subscriptions/{s.subscription_id}/pause"), {}, s.token)
+
+
+def _paused(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["state"] == "paused"
+    timeline = world.api.get(_path(s, f"/customers/{s.customer_id}/timeline"), token=s.token).body["items"]
+    assert [e["type"] for e in timeline].count("subscription.paused") == 1
+
+
+def _portal_link(world: World, s: Subject) -> Call:
+    with_customer(world, s)
+    return Call("POST", _path(s, f"/customers/{s.customer_id}/portal-session"), None, s.token)
+
+
+def _go_live(world: World, s: Subject) -> Call:
+    with_plan(world, s)
+    return Call("POST", _path(s, "/go-live"), None, s.token)
+
+
+def _gone_live(world: World, s: Subject, answer: Answer) -> None:
+    live = answer.body["live_account_id"]
+    plans = world.api.get(f"/accounts/{live}/plans", token=s.token).body["items"]
+    assert [p["handle"] for p in plans] == [f"plan-{s.n}"]
+
+
+def _read_billing(tail: str) -> Callable[[World, Subject], Call]:
+    """A GET of one of the subscription's things (``{subscription_id}``, ``{invoice_id}``)."""
+
+    def prepare(world: World, s: Subject) -> Call:
+        with_subscription(world, s)
+        world.clock.advance(1)
+        path = tail.format(subscription_id=s.subscription_id, invoice_id=s.invoice["invoice_id"])
+        return Call("GET", _path(s, path), token=s.token)
+
+    return prepare
+
+
 # ----------------------------------------------------------------- the portal
 
 
@@ -564,6 +696,81 @@ def _portal_login(world: World, s: Subject) -> Call:
 
 def _portal_login_done(world: World, s: Subject, answer: Answer) -> None:
     assert code_in(world.outbox(s.customer)[0])
+
+
+def _portal_login_hidden(world: World, s: Subject) -> Call:
+    """An address no customer has, asking for a code where the portal hides unknown addresses."""
+    logged_in(world, s)
+    account_id = s.person.account_id
+    hidden = world.api.put(f"/accounts/{account_id}/portal", {"hide_unknown_email": True}, token=s.token)
+    assert hidden.status == 200, hidden.body
+    return Call("POST", f"/portal/{account_id}/login", {"email": f"nobody{s.n}@example.com"})
+
+
+def portal_customer(world: World, s: Subject) -> None:
+    """A customer of the subject's account with a subscription, logged in to the portal
+    (``s.portal``, its token)."""
+    with_subscription(world, s)
+    link = world.api.post(_path(s, f"/customers/{s.customer_id}/portal-session"), None, token=s.token)
+    assert link.status == 201, link.body
+    answer = world.api.post(f"/portal/{s.person.account_id}/login/link", {"token": link.body["token"]})
+    assert answer.status == 200, answer.body
+    s.portal = answer.body["token"]
+
+
+def _portal_verify(world: World, s: Subject) -> Call:
+    call = _portal_login(world, s)
+    sent = call.send(world.api)
+    assert sent.status == 202, sent.body
+    code = code_in(world.outbox(s.customer)[-1])
+    return Call("POST", f"/portal/{s.person.account_id}/login/verify", {"email": s.customer, "code": code})
+
+
+def _portal_logged_in(world: World, s: Subject, answer: Answer) -> None:
+    me = world.api.get("/portal/me", token=answer.body["token"])
+    assert me.status == 200 and me.body["email"] == answer.body["customer"]["email"], me.body
+
+
+def _portal_link_exchange(world: World, s: Subject) -> Call:
+    with_customer(world, s)
+    link = world.api.post(_path(s, f"/customers/{s.customer_id}/portal-session"), None, token=s.token)
+    assert link.status == 201, link.body
+    return Call("POST", f"/portal/{s.person.account_id}/login/link", {"token": link.body["token"]})
+
+
+def _portal_read(tail: str) -> Callable[[World, Subject], Call]:
+    def prepare(world: World, s: Subject) -> Call:
+        portal_customer(world, s)
+        return Call(
+            "GET", tail.format(subscription_id=s.subscription_id, invoice_id=s.invoice["invoice_id"]), None, s.portal
+        )
+
+    return prepare
+
+
+def _portal_pause(world: World, s: Subject) -> Call:
+    portal_customer(world, s)
+    return Call("POST", f"/portal/subscriptions/{s.subscription_id}/pause", {}, s.portal)
+
+
+def _portal_paused(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["state"] == "paused"
+    timeline = world.api.get(_path(s, f"/customers/{s.customer_id}/timeline"), token=s.token).body["items"]
+    assert next((e["type"], e["actor"]["type"]) for e in timeline) == ("subscription.paused", "customer")
+
+
+def _portal_profile(world: World, s: Subject) -> Call:
+    portal_customer(world, s)
+    return Call("PATCH", "/portal/me", {"name": "Grace B. Hopper"}, s.portal)
+
+
+def _portal_phone(world: World, s: Subject) -> Call:
+    portal_customer(world, s)
+    return Call("PUT", "/portal/me/phone", {"number": s.phone}, s.portal)
+
+
+def _portal_phone_sent(world: World, s: Subject, answer: Answer) -> None:
+    assert code_in(world.outbox(s.phone)[-1])
 
 
 FLOWS: dict[str, Flow] = {
@@ -611,6 +818,43 @@ FLOWS: dict[str, Flow] = {
         Flow("members", "GET /accounts/{account_id}/users", _read("/accounts/{account_id}/users"), 200),
         Flow("rights", "GET /rights", _read("/rights"), 200),
         Flow("invitation", INVITE, _invite, 201, _invite_done),
+        Flow("settings change", "PATCH /accounts/{account_id}/settings", _settings_change, 200, _settings_changed),
+        Flow("plan", "POST /accounts/{account_id}/plans", _plan_create, 201),
+        Flow("customer", "POST /accounts/{account_id}/customers", _customer_create, 201),
+        Flow("customers by email", "GET /accounts/{account_id}/customers", _customers_by_email, 200, _found_by_email),
+        Flow(
+            "payment method",
+            "POST /accounts/{account_id}/customers/{customer_id}/payment-methods",
+            _payment_method_add,
+            201,
+        ),
+        Flow("subscription", "POST /accounts/{account_id}/subscriptions", _subscription_create, 201, _subscribed),
+        Flow(
+            "subscription pause",
+            "POST /accounts/{account_id}/subscriptions/{subscription_id}/pause",
+            _subscription_pause,
+            200,
+            _paused,
+        ),
+        Flow(
+            "subscription read",
+            "GET /accounts/{account_id}/subscriptions/{subscription_id}",
+            _read_billing("/subscriptions/{subscription_id}"),
+            200,
+        ),
+        Flow(
+            "invoice read",
+            "GET /accounts/{account_id}/invoices/{invoice_id}",
+            _read_billing("/invoices/{invoice_id}"),
+            200,
+        ),
+        Flow(
+            "portal link",
+            "POST /accounts/{account_id}/customers/{customer_id}/portal-session",
+            _portal_link,
+            201,
+        ),
+        Flow("go-live", "POST /accounts/{account_id}/go-live", _go_live, 201, _gone_live),
         Flow(
             "portal login code",
             "POST /portal/{account_id}/login",
@@ -623,5 +867,29 @@ FLOWS: dict[str, Flow] = {
                 "PUT /accounts/{account_id}/portal",
             ),
         ),
+        Flow("portal login code, hidden", "POST /portal/{account_id}/login", _portal_login_hidden, 202),
+        Flow("portal login verify", "POST /portal/{account_id}/login/verify", _portal_verify, 200, _portal_logged_in),
+        Flow(
+            "portal login link", "POST /portal/{account_id}/login/link", _portal_link_exchange, 200, _portal_logged_in
+        ),
+        Flow("portal me", "GET /portal/me", _portal_read("/portal/me"), 200),
+        Flow("portal profile change", "PATCH /portal/me", _portal_profile, 200),
+        Flow("portal phone", "PUT /portal/me/phone", _portal_phone, 202, _portal_phone_sent),
+        Flow("portal subscriptions", "GET /portal/subscriptions", _portal_read("/portal/subscriptions"), 200),
+        Flow(
+            "portal subscription",
+            "GET /portal/subscriptions/{subscription_id}",
+            _portal_read("/portal/subscriptions/{subscription_id}"),
+            200,
+        ),
+        Flow(
+            "portal pause",
+            "POST /portal/subscriptions/{subscription_id}/pause",
+            _portal_pause,
+            200,
+            _portal_paused,
+        ),
+        Flow("portal invoices", "GET /portal/invoices", _portal_read("/portal/invoices"), 200),
+        Flow("portal invoice", "GET /portal/invoices/{invoice_id}", _portal_read("/portal/invoices/{invoice_id}"), 200),
     ]
 }

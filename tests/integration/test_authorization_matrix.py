@@ -14,6 +14,8 @@ Who calls (contract sections 1 and 3):
 * on ``/accounts/{account_id}/...``: another tenant's valid session and a disabled member:
   ``404 not_found``; a member holding every right but the route's: ``403 forbidden``; a session
   without a second factor on an account that enforces 2FA: ``403 mfa_required``;
+* on ``/portal/...`` routes, a customer of the same or of another account naming a thing that is
+  not theirs: ``404 not_found`` (``test_portal_isolation.py``, which has a case per such route);
 * the right caller: not refused by the access check (its answer may be 404 for a placeholder id or
   422 for the empty body; never 401 or 403, never 5xx).
 
@@ -48,7 +50,7 @@ from portico.access import Requirement
 from portico.accounts.rights import Right
 from portico.auth import repository as auth_repository
 from portico.auth import sessions
-from tests.integration.conftest import PASSWORD, Answer, Api, FakeClock, Person
+from tests.integration.support import PASSWORD, Answer, Api, FakeClock, Person
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -108,6 +110,79 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("POST", "/accounts/{account_id}/users/{user_id}/invitation"): member("users"),
     ("POST", "/accounts/{account_id}/users/{user_id}/mfa-reset"): member("users"),
     ("GET", "/accounts/{account_id}/audit-log"): member("users"),
+    # settings and go-live (contract section 6)
+    ("GET", "/accounts/{account_id}/settings"): member("settings"),
+    ("PATCH", "/accounts/{account_id}/settings"): member("settings"),
+    ("POST", "/accounts/{account_id}/go-live"): member("users"),
+    # the catalog (contract section 9): reads any member, writes settings
+    ("GET", "/accounts/{account_id}/plans"): member(None),
+    ("POST", "/accounts/{account_id}/plans"): member("settings"),
+    ("GET", "/accounts/{account_id}/plans/{plan_id}"): member(None),
+    ("PATCH", "/accounts/{account_id}/plans/{plan_id}"): member("settings"),
+    ("DELETE", "/accounts/{account_id}/plans/{plan_id}"): member("settings"),
+    ("GET", "/accounts/{account_id}/addons"): member(None),
+    ("POST", "/accounts/{account_id}/addons"): member("settings"),
+    ("GET", "/accounts/{account_id}/addons/{addon_id}"): member(None),
+    ("PATCH", "/accounts/{account_id}/addons/{addon_id}"): member("settings"),
+    ("DELETE", "/accounts/{account_id}/addons/{addon_id}"): member("settings"),
+    ("GET", "/accounts/{account_id}/discounts"): member(None),
+    ("POST", "/accounts/{account_id}/discounts"): member("settings"),
+    ("GET", "/accounts/{account_id}/discounts/{discount_id}"): member(None),
+    ("PATCH", "/accounts/{account_id}/discounts/{discount_id}"): member("settings"),
+    ("DELETE", "/accounts/{account_id}/discounts/{discount_id}"): member("settings"),
+    ("GET", "/accounts/{account_id}/coupons"): member(None),
+    ("POST", "/accounts/{account_id}/coupons"): member("settings"),
+    ("GET", "/accounts/{account_id}/coupons/{coupon_id}"): member(None),
+    ("PATCH", "/accounts/{account_id}/coupons/{coupon_id}"): member("settings"),
+    ("DELETE", "/accounts/{account_id}/coupons/{coupon_id}"): member("settings"),
+    # customers, payment methods, subscriptions, invoices: reads data:view, writes data:edit
+    ("GET", "/accounts/{account_id}/customers"): member("data:view"),
+    ("POST", "/accounts/{account_id}/customers"): member("data:edit"),
+    ("GET", "/accounts/{account_id}/customers/{customer_id}"): member("data:view"),
+    ("PATCH", "/accounts/{account_id}/customers/{customer_id}"): member("data:edit"),
+    ("GET", "/accounts/{account_id}/customers/{customer_id}/timeline"): member("data:view"),
+    ("GET", "/accounts/{account_id}/customers/{customer_id}/payment-methods"): member("data:view"),
+    ("POST", "/accounts/{account_id}/customers/{customer_id}/payment-methods"): member("data:edit"),
+    ("DELETE", "/accounts/{account_id}/customers/{customer_id}/payment-methods/{payment_method_id}"): member(
+        "data:edit"
+    ),
+    ("POST", "/accounts/{account_id}/customers/{customer_id}/portal-session"): member("data:edit"),
+    ("GET", "/accounts/{account_id}/subscriptions"): member("data:view"),
+    ("POST", "/accounts/{account_id}/subscriptions"): member("data:edit"),
+    ("GET", "/accounts/{account_id}/subscriptions/{subscription_id}"): member("data:view"),
+    ("POST", "/accounts/{account_id}/subscriptions/{subscription_id}/pause"): member("data:edit"),
+    ("POST", "/accounts/{account_id}/subscriptions/{subscription_id}/resume"): member("data:edit"),
+    ("POST", "/accounts/{account_id}/subscriptions/{subscription_id}/cancel"): member("data:edit"),
+    ("POST", "/accounts/{account_id}/subscriptions/{subscription_id}/uncancel"): member("data:edit"),
+    ("POST", "/accounts/{account_id}/subscriptions/{subscription_id}/expire"): member("data:edit"),
+    ("GET", "/accounts/{account_id}/invoices"): member("data:view"),
+    ("GET", "/accounts/{account_id}/invoices/{invoice_id}"): member("data:view"),
+    # the customer portal: its configuration by the merchant, its login open to anyone, the rest
+    # for a customer with a portal token
+    ("GET", "/accounts/{account_id}/portal"): member("settings"),
+    ("PUT", "/accounts/{account_id}/portal"): member("settings"),
+    ("GET", "/portal/{account_id}/config"): PUBLIC,
+    ("POST", "/portal/{account_id}/login"): PUBLIC,
+    ("POST", "/portal/{account_id}/login/verify"): PUBLIC,
+    ("POST", "/portal/{account_id}/login/link"): PUBLIC,
+    ("POST", "/portal/logout"): CUSTOMER,
+    ("GET", "/portal/me"): CUSTOMER,
+    ("PATCH", "/portal/me"): CUSTOMER,
+    ("PUT", "/portal/me/phone"): CUSTOMER,
+    ("POST", "/portal/me/phone/verify"): CUSTOMER,
+    ("GET", "/portal/plans"): CUSTOMER,
+    ("GET", "/portal/subscriptions"): CUSTOMER,
+    ("POST", "/portal/subscriptions"): CUSTOMER,
+    ("GET", "/portal/subscriptions/{subscription_id}"): CUSTOMER,
+    ("POST", "/portal/subscriptions/{subscription_id}/pause"): CUSTOMER,
+    ("POST", "/portal/subscriptions/{subscription_id}/resume"): CUSTOMER,
+    ("POST", "/portal/subscriptions/{subscription_id}/cancel"): CUSTOMER,
+    ("PUT", "/portal/subscriptions/{subscription_id}/payment-method"): CUSTOMER,
+    ("GET", "/portal/payment-methods"): CUSTOMER,
+    ("POST", "/portal/payment-methods"): CUSTOMER,
+    ("DELETE", "/portal/payment-methods/{payment_method_id}"): CUSTOMER,
+    ("GET", "/portal/invoices"): CUSTOMER,
+    ("GET", "/portal/invoices/{invoice_id}"): CUSTOMER,
 }
 
 # Contract routes being built: their absence from the template is no error (a PendingRoutes warning
@@ -515,8 +590,8 @@ lambda_handler = http.entry_point(app)
 
 
 def test_the_cases_cover_portal_routes_and_catch_a_leaky_declaration(world, tmp_path):
-    """No portal route exists yet: the customer cases run against a probe route declared like one.
-    And the matrix can fail: an account route that only asks for a login leaks across tenants."""
+    """The customer cases hold for any route declared like a portal one (a probe of our own). And
+    the matrix can fail: an account route that only asks for a login leaks across tenants."""
     (tmp_path / "app.py").write_text(PROBE_MODULE)
     portal = Route("GET", "/portal/matrix-probe", "MatrixProbe", tmp_path, "app.lambda_handler")
     leaky = Route("GET", "/accounts/{account_id}/matrix-probe", "MatrixProbe", tmp_path, "app.lambda_handler")

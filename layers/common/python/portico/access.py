@@ -130,7 +130,7 @@ def _decide(
         if account_id.startswith("acc_") and len(account_id) <= 64
         else (None, None)
     )
-    if membership is None or account is None or not membership.active:
+    if membership is None or account is None or not membership.active or account.opening:
         raise NotFound("No such account.")
     if requirement.right is not None:
         if not allows(membership, requirement.right):
