@@ -59,6 +59,7 @@ from portico.errors import (
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
+    define,
 )
 from portico.observability import logger, metrics
 from portico.portal.sessions import PortalSession
@@ -71,6 +72,9 @@ MAX_BODY_BYTES = 64 * 1024
 # No body of this API nests deeper than a few levels or holds a number with more digits.
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 64
+FINAL_REFUSALS = frozenset({402})
+"""Refusals that follow a side effect (a declined charge is recorded, with its failed invoice): an
+``Idempotency-Key`` replays them rather than trying again, as Stripe replays a card decline."""
 SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "captcha_token", "code", "token"})
 
 
@@ -269,14 +273,29 @@ def idempotent(
     digest = hashlib.sha256(
         body.model_dump_json(exclude=set(SECRET_FIELDS & set(type(body).model_fields))).encode()
     ).hexdigest()
-    answer = idempotency.once(
-        scope,
-        key,
-        {"body": digest},
-        lambda: {"status": status, "body": create().model_dump(mode="json")},
-        context=app.lambda_context,
-    )
+
+    def work() -> dict[str, Any]:
+        try:
+            return {"status": status, "body": create().model_dump(mode="json")}
+        except PorticoError as error:
+            if error.status not in FINAL_REFUSALS:
+                raise  # nothing happened: the key stays free for a retry
+            return {"status": error.status, "body": error.problem(), "headers": error.headers}
+
+    answer = idempotency.once(scope, key, {"body": digest}, work, context=app.lambda_context)
+    if int(answer["status"]) >= 400:
+        raise _replayed(answer)
     return Response(status_code=int(answer["status"]), content_type=JSON, body=answer["body"])
+
+
+def _replayed(answer: dict[str, Any]) -> PorticoError:
+    """The refusal an ``Idempotency-Key`` recorded, raised again as it was."""
+    problem = dict(answer["body"])
+    error = define("Replayed", int(answer["status"]), str(problem.pop("code")), str(problem.pop("title")))
+    detail = problem.pop("detail", None)
+    for name in ("type", "status"):
+        problem.pop(name, None)
+    return error(detail, headers=dict(answer.get("headers") or {}), **problem)
 
 
 def ok(model: BaseModel) -> Response[Any]:
