@@ -92,7 +92,7 @@ BUDGETS = [Budget(*row) for row in [
     ("GET /accounts/{account_id}/subscriptions/{subscription_id}", "subscription read",         3, 0, 0, 0, ONE_READ),
     ("GET /accounts/{account_id}/invoices/{invoice_id}",     "invoice read",                    3, 0, 0, 0, ONE_READ),
     ("POST /accounts/{account_id}/customers/{customer_id}/portal-session", "portal link",       4, 0, 0, 0, None),
-    ("POST /accounts/{account_id}/go-live",                  "go-live",                        16, 0, 0, 0, None),
+    ("POST /accounts/{account_id}/go-live",                  "go-live",                        17, 0, 0, 0, None),
     ("POST /portal/{account_id}/login",                      "portal login code, hidden",       3, 1, 0, 0, PORTAL),
     ("POST /portal/{account_id}/login/verify",               "portal login verify",             3, 0, 0, 0, LOGIN),
     ("POST /portal/{account_id}/login/link",                 "portal login link",               3, 0, 0, 0, LOGIN),

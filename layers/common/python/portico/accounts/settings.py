@@ -4,7 +4,8 @@ terms URLs, company details, payouts and the dunning schedule.
 ``PATCH`` changes only what is sent (``null`` clears the logo, the terms URL or a company detail);
 it is conditional on the account's ``version`` and retried when another change won, and its audit
 record holds the old and the new values. A new name reaches the memberships too, which carry it
-so that a login's list of accounts reads no account. The ``payouts`` right is grantable only
+so that a login's list of accounts reads no account: they are renamed first, so a request that
+fails answers 503 with the account's name unchanged, and sending it again finishes the rename. The ``payouts`` right is grantable only
 while ``payouts_enabled`` (:mod:`portico.accounts.rights`), and refused at once on every route
 that needs it when payouts are switched off.
 """
@@ -66,11 +67,10 @@ def update(caller: Caller, patch: SettingsPatch, *, ip: str) -> AccountSettings:
             {"before": old, "after": new},
         )
         records = audit.records(event, [before.account_id])
+        if "name" in changes:  # first: a failure here leaves the account's own name as it was
+            repository.rename_memberships(before.account_id, str(changes["name"]))
         if repository.write([repository.update_account_op(before, changes), *records.ops]):
-            after = repository.replace(before, changes)
-            if "name" in changes:
-                repository.rename_memberships(before.account_id, after.name)
-            return view(after)
+            return view(repository.replace(before, changes))
     raise Conflict("The settings were changed by someone else at the same time; try again.")
 
 

@@ -65,7 +65,7 @@ class Records:
 
 def _entry(event: Event) -> repository.Entry:
     moment = clock.now()
-    event_id = ids.new_id("evt")
+    event_id = ids.new_sortable_id("evt", moment.timestamp())  # ties within a microsecond keep their order
     return repository.Entry(
         ordered=moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # records within one second keep their order
         event_id=event_id,
