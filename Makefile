@@ -13,7 +13,7 @@ PORT ?= 3000
 SEED ?= 1
 export PYTHONPATH := layers/common/python:.
 
-.PHONY: system-tools run test lint validate unit integration e2e template build bench clean help openapi fuzz
+.PHONY: system-tools node-tools run test lint validate unit integration e2e template build bench clean help openapi fuzz
 
 help:
 	@echo "make run | test | lint | validate | build | bench | openapi | fuzz | clean"
@@ -31,17 +31,28 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 # Tools some tests use as independent witnesses: oathtool (an authenticator's TOTP codes), zbarimg
-# (reads our QR codes) and the cairo library (cairosvg renders our SVG for zbarimg). Installed from
-# Debian's packages when missing.
-SYSTEM_TOOLS := oathtool zbarimg
+# (reads our QR codes), the cairo library (cairosvg renders our SVG for zbarimg) and Chromium (the
+# browser tests in tests/browser drive Debian's build with Playwright, launched by its path:
+# Playwright's own browser download is not used). Installed from Debian's packages when missing.
+SYSTEM_TOOLS := oathtool zbarimg chromium
 system-tools:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	ldconfig -p | grep -q 'libcairo.so.2' || missing="$$missing libcairo2"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq oathtool zbar-tools libcairo2 >/dev/null; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq oathtool zbar-tools libcairo2 chromium >/dev/null; \
 	fi
+
+# axe-core, the accessibility engine the browser tests inject into every screen they audit: from
+# the npm registry, pinned, into a git-ignored folder. Test tooling only: nothing of it is served.
+AXE_CORE_VERSION := 4.14.1
+NODE_TOOLS := .node
+$(NODE_TOOLS)/.axe-core-$(AXE_CORE_VERSION):
+	npm install --prefix $(NODE_TOOLS) --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_CORE_VERSION)
+	touch $@
+
+node-tools: $(NODE_TOOLS)/.axe-core-$(AXE_CORE_VERSION)
 
 run: $(VENV)/.installed
 	PORT=$(PORT) SEED=$(SEED) $(PY) -m infra.local
@@ -59,7 +70,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template-file template.yaml
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools lint validate
+test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools node-tools lint validate
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist loadgroup
 
 # The OpenAPI document of every template route, generated from the handlers' models (committed;
@@ -77,4 +88,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(NODE_TOOLS) .aws-sam .pytest_cache .ruff_cache

@@ -85,6 +85,8 @@ class Seeded:
                 f"             email {self.email}",
                 f"             password {self.password}   (shown once; not stored in clear)",
                 f"  Account:   {self.account_id}",
+                f"  Portal:    {url}/portal/{self.account_id}   (log in as grace@example.com; the code is in",
+                f"             {url}/_local/outbox)",
                 f"  API docs:  {url}/_local/docs",
                 "  (make run SEED=0 starts without demo data)",
             ]

@@ -154,7 +154,9 @@ class Api:
         text = result.get("body") or ""
         if result.get("isBase64Encoded"):
             text = base64.b64decode(text).decode()
-        return Answer(result["statusCode"], result.get("headers", {}), json.loads(text) if text else None)
+        headers = result.get("headers", {})
+        json_body = "json" in str(headers.get("Content-Type", "application/json"))  # pages are text/html
+        return Answer(result["statusCode"], headers, (json.loads(text) if json_body else text) if text else None)
 
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None, token: str | None = None):
         return self.call("POST", path, body, headers, token)

@@ -183,6 +183,13 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("DELETE", "/portal/payment-methods/{payment_method_id}"): CUSTOMER,
     ("GET", "/portal/invoices"): CUSTOMER,
     ("GET", "/portal/invoices/{invoice_id}"): CUSTOMER,
+    # the hosted pages: the portal's web app, the pages behind the links in emails, their assets
+    ("GET", "/portal/{account_id}"): PUBLIC,
+    ("GET", "/verify-email"): PUBLIC,
+    ("GET", "/reset-password"): PUBLIC,
+    ("GET", "/accept-invitation"): PUBLIC,
+    ("GET", "/confirm-email"): PUBLIC,
+    ("GET", "/assets/{version}/{file}"): PUBLIC,
 }
 
 # Contract routes being built: their absence from the template is no error (a PendingRoutes warning
