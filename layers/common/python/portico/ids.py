@@ -64,6 +64,13 @@ def derived_id(prefix: str, seed: str, *, sorted_as: str | None = None) -> str:
     return f"{prefix}_{raw}"
 
 
+def is_id(value: str, prefix: str) -> bool:
+    """Whether ``value`` could be an id with ``prefix`` (one this module makes): a cheap check
+    before anything is read, so that a path like ``..`` or 4,000 characters is simply not found."""
+    body = value.partition("_")[2]
+    return value.startswith(f"{prefix}_") and 0 < len(body) <= 40 and body.isascii() and body.isalnum()
+
+
 def new_token() -> str:
     """A 256-bit URL-safe secret for links (verification, reset, invitation)."""
     return secrets.token_urlsafe(32)

@@ -5,9 +5,9 @@ terms URLs, company details, payouts and the dunning schedule.
 it is conditional on the account's ``version`` and retried when another change won, and its audit
 record holds the old and the new values. A new name reaches the memberships too, which carry it
 so that a login's list of accounts reads no account: they are renamed first, so a request that
-fails answers 503 with the account's name unchanged, and sending it again finishes the rename. The ``payouts`` right is grantable only
-while ``payouts_enabled`` (:mod:`portico.accounts.rights`), and refused at once on every route
-that needs it when payouts are switched off.
+fails answers 503 with the account's name unchanged, and sending it again finishes the rename.
+The ``payouts`` right is grantable only while ``payouts_enabled`` (:mod:`portico.accounts.rights`),
+and refused at once on every route that needs it when payouts are switched off.
 """
 
 from __future__ import annotations

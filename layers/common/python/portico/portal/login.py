@@ -33,8 +33,8 @@ from portico.accounts.records import Account
 from portico.billing import customers as billing_customers
 from portico.billing.records import Customer
 from portico.config import SUPPORTED_LANGUAGES
+from portico.errors import NotFound, define
 from portico.errors import TooManyRequests as _TooManyRequests
-from portico.errors import define
 from portico.notify import email
 from portico.observability import logger, metrics
 from portico.portal import config, sessions
@@ -137,6 +137,8 @@ def _send(account: Account, accent: str, customer: Customer | None, code: str, l
 
 
 def verify(account_id: str, body: CodeLogin, *, ip: str) -> PortalLogin:
+    if not ids.is_id(account_id, "acc"):
+        raise NotFound("No such portal.")
     ratelimit.quota("portal_verify_ip", ip, *VERIFY_PER_IP)
     key = keys.portal_code(account_id, body.email)
     now = int(clock.timestamp())
@@ -169,6 +171,8 @@ def refuse(current: OneTimeCode | None, now: int) -> NoReturn:
 
 
 def exchange_link(account_id: str, body: LinkLogin) -> PortalLogin:
+    if not ids.is_id(account_id, "acc"):
+        raise NotFound("No such portal.")
     link = links.find(body.token, billing_customers.PORTAL_LOGIN)
     if link is None or link.account_id != account_id:
         raise InvalidToken("The link is unknown, used or expired.")

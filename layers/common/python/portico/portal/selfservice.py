@@ -13,7 +13,7 @@ must be one of the configured ones (``422``), and its timing follows the setting
 
 from __future__ import annotations
 
-from portico import keys
+from portico import ids, keys
 from portico.billing import customers, invoices, subscriptions
 from portico.billing import repository as billing
 from portico.billing.models import (
@@ -151,6 +151,8 @@ def cancel(session: PortalSession, subscription_id: str, body: PortalCancel) -> 
     account, settings = config.enabled_account(session.account_id)
     if not settings.allow_cancel:
         raise FeatureDisabled("Cancelling is not offered in this portal; contact the merchant.")
+    if not ids.is_id(subscription_id, "sub"):
+        raise NotFound("No such subscription.")
     if body.reason is not None and body.reason not in {r.id for r in settings.cancellation_reasons}:
         raise ValidationFailed(
             [{"loc": ["body", "reason"], "msg": "not one of this portal's cancellation reasons", "type": "value_error"}]
