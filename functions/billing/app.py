@@ -152,11 +152,14 @@ def list_subscriptions(
 def create_subscription(account_id: str, body: SubscriptionCreate) -> Response[SubscriptionView]:
     caller, actor = http.caller(app), _actor()
 
+    scope = _scope("subscription")
+    request_key = http.request_key(app, scope)
+
     def create() -> SubscriptionView:
-        created, _ = subscriptions.create(caller.account, body, source="admin", actor=actor)
+        created, _ = subscriptions.create(caller.account, body, source="admin", actor=actor, request_key=request_key)
         return subscriptions.view(created)
 
-    return http.idempotent(app, _scope("subscription"), body, create)
+    return http.idempotent(app, scope, body, create)
 
 
 @app.get("/accounts/<account_id>/subscriptions/<subscription_id>")

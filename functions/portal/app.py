@@ -97,7 +97,9 @@ def list_subscriptions() -> PortalSubscriptionList:
 @access.customer
 def order(body: PortalOrder) -> Response[PortalSubscription]:
     customer = http.customer(app)
-    return http.idempotent(app, _scope("order", customer), body, lambda: selfservice.order(customer, body))
+    scope = _scope("order", customer)
+    request_key = http.request_key(app, scope)
+    return http.idempotent(app, scope, body, lambda: selfservice.order(customer, body, request_key=request_key))
 
 
 @app.get("/portal/plans")

@@ -4,7 +4,7 @@ Portico stores only a payment provider's token for a card, never its number: hol
 would bring the whole system into PCI DSS scope. A body is refused (``422
 raw_card_data_rejected``) when it holds a Luhn-valid run of 13 to 19 digits anywhere, also split by
 spaces or dashes as people type them, but not after a ``+`` (a phone number in international
-form); the number is never logged or echoed.
+form), also when its digits are written as JSON escapes; the number is never logged or echoed.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def holds_card_number(text: str) -> bool:
     return any(luhn_valid(re.sub(r"\D", "", match.group())) for match in _CANDIDATE.finditer(text))
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def refuse_card_numbers(text: str) -> None:
-    if holds_card_number(text):
+    """Refuse a body holding a card number, also one spelled with JSON escapes (``\\u0034...``)."""
+    unescaped = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "\\u" in text else text
+    if holds_card_number(unescaped):
         raise RawCardData("Send a payment provider's token for the card, never its number.")

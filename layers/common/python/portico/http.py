@@ -288,6 +288,13 @@ def idempotent(
     return Response(status_code=int(answer["status"]), content_type=JSON, body=answer["body"])
 
 
+def request_key(app: APIGatewayHttpResolver, scope: str) -> str | None:
+    """The request's ``Idempotency-Key`` within its scope (None without one), for a domain step that
+    must find what an earlier try of the same request did (a first charge)."""
+    key = app.current_event.headers.get(idempotency.HEADER)
+    return f"{scope}#{key}" if key else None
+
+
 def _replayed(answer: dict[str, Any]) -> PorticoError:
     """The refusal an ``Idempotency-Key`` recorded, raised again as it was."""
     problem = dict(answer["body"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from portico.errors import ValidationFailed
 from portico.keys import Query
@@ -23,6 +24,38 @@ MAX_CURSOR_CHARS = 1024
 def encode_cursor(key: dict[str, Any]) -> str:
     raw = json.dumps({"pk": key["pk"], "sk": key["sk"]}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+T = TypeVar("T")
+
+
+def _refused() -> ValidationFailed:
+    return ValidationFailed(
+        [{"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}],
+        "The query is not valid.",
+    )
+
+
+def slice_of(items: list[T], key: Callable[[T], str], limit: int, cursor: str | None) -> tuple[list[T], str | None]:
+    """A page of a short list read whole (the customers with one address, one customer's
+    invoices): the cursor names the last item shown (its id), so it continues only a list that
+    holds that item."""
+    start = 0
+    if cursor is not None:
+        after: Any = None
+        if len(cursor) <= MAX_CURSOR_CHARS:
+            try:
+                after = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
+            except (binascii.Error, ValueError):
+                after = None
+        keys = [key(item) for item in items]
+        if not isinstance(after, dict) or set(after) != {"after"} or after["after"] not in keys:
+            raise _refused()
+        start = keys.index(after["after"]) + 1
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    raw = json.dumps({"after": key(page[-1])}, separators=(",", ":")).encode() if page and more else b""
+    return page, base64.urlsafe_b64encode(raw).decode().rstrip("=") if raw else None
 
 
 def decode_cursor(cursor: str, listing: Query) -> dict[str, str]:
@@ -42,8 +75,5 @@ def decode_cursor(cursor: str, listing: Query) -> dict[str, str]:
         or not isinstance(key["sk"], str)
         or not key["sk"].startswith(sk_prefix)
     ):
-        raise ValidationFailed(
-            [{"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}],
-            "The query is not valid.",
-        )
+        raise _refused()
     return key

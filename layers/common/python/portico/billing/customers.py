@@ -20,7 +20,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any, Literal, Protocol
 
-from portico import clock, ids
+from portico import clock, ids, pages
 from portico.billing import repository
 from portico.billing.models import (
     AddressView,
@@ -211,7 +211,8 @@ def view(customer: Customer) -> CustomerView:
 def listing(account_id: str, *, email: str | None, limit: int, cursor: str | None) -> CustomerList:
     if email is not None:
         found = repository.customers_with_email(account_id, email)
-        return CustomerList(items=[view(c) for c in found[:limit]])
+        page, next_cursor = pages.slice_of(found, lambda c: c.customer_id, limit, cursor)
+        return CustomerList(items=[view(c) for c in page], next_cursor=next_cursor)
     found, next_cursor = repository.customers_page(account_id, limit, cursor)
     return CustomerList(items=[view(c) for c in found], next_cursor=next_cursor)
 

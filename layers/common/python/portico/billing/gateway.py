@@ -14,9 +14,9 @@ A gateway has two operations (:class:`Gateway`):
 It answers a :class:`Charge` (``succeeded`` or ``declined``, with the provider's reference) or
 raises :class:`GatewayTimeout` when it cannot tell: then Portico keeps the invoice ``pending`` and
 the renewal job looks the key up a minute later (the functions' timeout is shorter, so the request
-that charged has ended by then): a charge it finds is recorded; one never made is made then for a
-renewal (the customer owes it) and abandoned for a first charge (its request answered 503, and the
-merchant may well have tried again). No invoice is ever charged twice.
+that charged has ended by then): a charge it finds is recorded; one never made is made then, with
+the same key. A first charge's request that answered 503 and is sent again with its
+``Idempotency-Key`` finds its invoice rather than making another. No invoice is ever charged twice.
 
 The bundled :class:`TestGateway` needs no provider: it declines tokens that contain ``fail``, and
 for tokens that contain ``timeout`` it charges, then times out before answering (the case the

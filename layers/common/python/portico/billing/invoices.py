@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from portico import clock, ids, money
+from portico import clock, ids, money, pages
 from portico.accounts.records import Account
 from portico.billing import repository
-from portico.billing.gateway import Charge, GatewayTimeout, gateway
+from portico.billing.gateway import Charge, gateway
 from portico.billing.models import InvoiceList, InvoiceSummary, InvoiceView, LineView, TransactionView
 from portico.billing.records import Invoice, InvoiceLine, Subscription, Transaction
 from portico.errors import NotFound, define
@@ -112,8 +112,8 @@ def token_of(invoice: Invoice) -> str | None:
 
 
 def charge(invoice: Invoice) -> Charge | None:
-    """Charge the invoice's amount now; None when the gateway could not say what happened (the
-    invoice stays pending, for the renewal job to recover)."""
+    """Charge the invoice's amount now; None when the gateway could not say what happened (it timed
+    out or failed in any way: the invoice stays pending, for the renewal job to recover)."""
     if invoice.amount == 0:
         return Charge("succeeded", "free")
     token = token_of(invoice)
@@ -121,8 +121,11 @@ def charge(invoice: Invoice) -> Charge | None:
         return Charge("declined", "none", "no_payment_method")
     try:
         result = gateway().charge(token, invoice.amount, invoice.currency, attempt_key(invoice))
-    except GatewayTimeout:
-        logger.warning("charge left pending: the gateway did not answer", extra={"invoice_id": invoice.invoice_id})
+    except Exception as failure:  # a timeout, a reset connection, the provider's SDK failing: unknown
+        logger.warning(
+            "charge left pending: no answer from the gateway",
+            extra={"invoice_id": invoice.invoice_id, "error": type(failure).__name__},
+        )
         metrics.add_metric(name="ChargesPending", unit="Count", value=1)
         return None
     metrics.add_metric(
@@ -131,22 +134,18 @@ def charge(invoice: Invoice) -> Charge | None:
     return result
 
 
-ABANDONED = Charge("declined", "abandoned", "not_charged")
-"""A first charge that never reached the gateway: its invoice fails, with no transaction."""
-
-
 def recovered(invoice: Invoice) -> Charge | None:
     """What became of a charge whose answer was lost (None: still unknown). The gateway is asked
-    for the charge made with the invoice's key; when there was none, a renewal is charged now with
-    that key, and a first charge is abandoned (its request answered 503; see ``gateway``)."""
+    for the charge made with the invoice's key; when there was none, the invoice is charged now with
+    that key (a renewal is owed; a first charge's request answered 503 saying the subscription
+    appears once the charge is confirmed, and sending it again finds this invoice)."""
     try:
         found = gateway().lookup(attempt_key(invoice))
-    except GatewayTimeout:
+    except Exception:  # still no answer: the next run asks again
+        logger.warning("charge still unknown: the gateway did not answer", extra={"invoice_id": invoice.invoice_id})
         return None
     if found is not None:
         return found
-    if invoice.pending_subscription is not None:
-        return ABANDONED
     return charge(invoice)
 
 
@@ -154,7 +153,7 @@ def settled(invoice: Invoice, result: Charge) -> Invoice:
     """The invoice with the charge's outcome: its transaction, ``paid`` or ``failed``."""
     now = clock.timestamp()
     transactions = invoice.transactions
-    if result.reference not in ("free", ABANDONED.reference):
+    if result.reference != "free":
         transactions = (
             *transactions,
             Transaction(
@@ -226,8 +225,8 @@ def listing(
     index (a subscription belongs to one customer)."""
     if subscription_id is not None:
         subscription = repository.subscription_get(account_id, subscription_id) if len(subscription_id) <= 64 else None
-        if subscription is None:
-            return InvoiceList(items=[])
+        if subscription is None or (customer_id is not None and subscription.customer_id != customer_id):
+            return InvoiceList(items=[])  # both filters: the subscription's invoices, if it is that customer's
         customer_id = subscription.customer_id
     if customer_id is not None:
         found = [
@@ -235,6 +234,7 @@ def listing(
             for i in repository.invoices_of_customer(customer_id)
             if i.account_id == account_id and (subscription_id is None or i.subscription_id == subscription_id)
         ]
-        return InvoiceList(items=[view(i) for i in found[:limit]])
+        page, next_cursor = pages.slice_of(found, lambda i: i.invoice_id, limit, cursor)
+        return InvoiceList(items=[view(i) for i in page], next_cursor=next_cursor)
     page, next_cursor = repository.invoices_page(account_id, limit, cursor)
     return InvoiceList(items=[view(i) for i in page], next_cursor=next_cursor)

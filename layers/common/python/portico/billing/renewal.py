@@ -12,7 +12,7 @@ due, never the table -- and for each:
 * ``resume`` (paused, at ``resume_at``): resumed, with a new period and its charge;
 * a pending invoice left for a minute: the gateway asked for the charge made with its key, and the
   outcome written (creating the subscription of a first charge that succeeded); a charge never
-  made is made then for a renewal, and abandoned for a first charge (see ``gateway``).
+  made is made then, with the same key.
 
 Each step is a write conditional on the version read, so running the job twice for the same moment
 changes nothing more, and two runs at once do each step once. A step that fails is reported and
@@ -61,7 +61,6 @@ class Summary:
     charges_recovered: int = 0
     paid: int = 0
     declined: int = 0
-    abandoned: int = 0
     pending: int = 0
     skipped: int = 0
     failed: int = 0
@@ -270,8 +269,7 @@ def _recover(account: Account, invoice: Invoice, now: datetime, summary: Summary
         with contextlib.suppress(invoices.PaymentDeclined):  # declined: no subscription, the invoice kept
             subscriptions.settle_first(invoice, result, source="system", actor=SYSTEM)
         summary.paid += result.status == "succeeded"
-        summary.abandoned += result is invoices.ABANDONED
-        summary.declined += result.status != "succeeded" and result is not invoices.ABANDONED
+        summary.declined += result.status != "succeeded"
         return
     subscription = repository.subscription_get(account.account_id, invoice.subscription_id)
     if subscription is None:

@@ -14,6 +14,7 @@ that keeps them within its maximum.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, TypeVar
 
 from portico import keys, pages, store
@@ -129,7 +130,9 @@ def coupon_by_code(account_id: str, code: str) -> Coupon | None:
 
 
 def redeem_op(coupon: Coupon, now_iso: str) -> Write:
-    """Count a redemption, if the coupon is active, unexpired and not exhausted (atomically)."""
+    """Count a redemption, if the coupon is active, unexpired and not exhausted (atomically). It
+    moves the coupon's version, so a change of the coupon written from an earlier read fails and
+    is made again over the new count."""
     clauses = ["#s = :active"]
     values: dict[str, Any] = {":one": 1, ":active": "active"}
     if coupon.max_redemptions is not None:
@@ -140,7 +143,7 @@ def redeem_op(coupon: Coupon, now_iso: str) -> Write:
         values[":now"] = now_iso
     return store.update_op(
         keys.catalog_item(coupon.account_id, "COUPON", coupon.coupon_id),
-        "ADD redemptions :one",
+        "ADD redemptions :one, version :one",
         condition=" AND ".join(clauses),
         values=values,
         names={"#s": "state"},
@@ -151,9 +154,9 @@ def unredeem_op(coupon_id: str, account_id: str) -> Write:
     """Give a redemption back (the subscription it was for was not created)."""
     return store.update_op(
         keys.catalog_item(account_id, "COUPON", coupon_id),
-        "ADD redemptions :minus",
+        "ADD redemptions :minus, version :one",
         condition="redemptions > :zero",
-        values={":minus": -1, ":zero": 0},
+        values={":minus": -1, ":zero": 0, ":one": 1},
     )
 
 
@@ -280,6 +283,20 @@ def subscription_with_invoices(customer_id: str, subscription_id: str) -> tuple[
         elif plain.get("subscription_id") == subscription_id:
             own.append(Invoice.from_item(plain))
     return subscription, sorted(own, key=lambda i: i.invoice_id, reverse=True)
+
+
+def charge_request_op(account_id: str, request_key: str, invoice_id: str, expires_at: int) -> Write:
+    """Remember which first invoice the request with this key made (once: a second one fails)."""
+    key = keys.charge_request(account_id, hashlib.sha256(request_key.encode()).hexdigest())
+    return store.put_op({**key, "invoice_id": invoice_id, "ttl": expires_at}, condition="attribute_not_exists(pk)")
+
+
+def charge_request_invoice(account_id: str, request_key: str) -> Invoice | None:
+    """The first invoice an earlier request with this key made, if any."""
+    guard = store.get(
+        keys.charge_request(account_id, hashlib.sha256(request_key.encode()).hexdigest()), consistent=True
+    )
+    return invoice_get(account_id, str(guard["invoice_id"])) if guard else None
 
 
 def next_invoice_number(account_id: str) -> int:

@@ -62,7 +62,7 @@ from portico.billing.records import (
     PlanTerms,
     Subscription,
 )
-from portico.errors import NotFound, ServiceUnavailable, ValidationFailed, define
+from portico.errors import NotFound, PorticoError, ServiceUnavailable, ValidationFailed, define
 from portico.keys import Write
 from portico.observability import logger
 
@@ -291,10 +291,18 @@ def _terms(
 
 
 def create(
-    account: Account, body: SubscriptionCreate, *, source: Source, actor: dict[str, Any]
+    account: Account,
+    body: SubscriptionCreate,
+    *,
+    source: Source,
+    actor: dict[str, Any],
+    request_key: str | None = None,
 ) -> tuple[Subscription, Invoice | None]:
     """A new subscription (with its first invoice when it has no trial); ``402 payment_declined``
-    when the first charge is declined (no subscription then)."""
+    when the first charge is declined (no subscription then). ``request_key`` (the request's
+    ``Idempotency-Key`` in its scope) ties the first invoice to the request: the request sent
+    again after a fault, a lost answer or a crash finds that invoice and answers as it stands
+    (pending: 503 again; paid: the subscription; declined: 402) rather than charging again."""
     customer = customers.get(account.account_id, body.customer_id)
     plan, addons, discount, coupon = _terms(account, body)
     payment_method_id = body.payment_method_id or customer.default_payment_method_id
@@ -359,17 +367,45 @@ def create(
         pending_subscription=_after_first_charge(subscription).to_item(),
         coupon_id=coupon.coupon_id if coupon else None,
     )
-    if not repository.write([repository.invoice_put_op(invoice, seen=None), *redeem]):
+    guard = (
+        [
+            repository.charge_request_op(
+                account.account_id, request_key, invoice.invoice_id, int(now.timestamp()) + 2 * 86400
+            )
+        ]
+        if request_key
+        else []
+    )
+    if not repository.write([repository.invoice_put_op(invoice, seen=None), *redeem, *guard]):
+        earlier = repository.charge_request_invoice(account.account_id, request_key) if request_key else None
+        if earlier is not None:
+            return _as_it_stands(earlier)
         raise CouponExhausted("The coupon has been redeemed as often as it may be.")
     result = invoices.charge(invoice)
     if result is None:
-        raise ServiceUnavailable(
-            "The payment provider did not answer; the charge is being confirmed, and the subscription "
-            "appears once it is.",
-            headers={"Retry-After": "60"},
-            invoice_id=invoice.invoice_id,
-        )
+        raise _pending(invoice)
     return settle_first(invoice, result, source=source, actor=actor)
+
+
+def _pending(invoice: Invoice) -> PorticoError:
+    return ServiceUnavailable(
+        "The payment provider did not answer; the charge is being confirmed, and the subscription appears once it is.",
+        headers={"Retry-After": "60"},
+        invoice_id=invoice.invoice_id,
+    )
+
+
+def _as_it_stands(invoice: Invoice) -> tuple[Subscription, Invoice | None]:
+    """The answer to a request sent again whose first invoice exists: what became of its charge."""
+    if invoice.state == "paid" and invoice.subscription_id is not None:
+        found = repository.subscription_get(invoice.account_id, invoice.subscription_id)
+        if found is not None:
+            return found, invoice
+    if invoice.state == "failed":
+        raise invoices.PaymentDeclined(
+            "The payment method was declined; no subscription was created.", invoice_id=invoice.invoice_id
+        )
+    raise _pending(invoice)
 
 
 def card_of(method: PaymentMethod) -> CardSummary:

@@ -207,7 +207,7 @@ def plans(session: PortalSession) -> PortalPlanList:
     )
 
 
-def order(session: PortalSession, body: PortalOrder) -> PortalSubscription:
+def order(session: PortalSession, body: PortalOrder, *, request_key: str | None = None) -> PortalSubscription:
     account, _ = config.enabled_account(session.account_id)
     plan = billing.catalog_get(Plan, session.account_id, body.plan_id) if len(body.plan_id) <= 64 else None
     if plan is None or not plan.portal_orderable or plan.state != "active":
@@ -218,7 +218,7 @@ def order(session: PortalSession, body: PortalOrder) -> PortalSubscription:
     request = SubscriptionCreate(
         customer_id=customer.customer_id, plan_id=plan.plan_id, payment_method_id=body.payment_method_id
     )
-    created, _ = subscriptions.create(account, request, source="portal", actor=actor(session))
+    created, _ = subscriptions.create(account, request, source="portal", actor=actor(session), request_key=request_key)
     return _view(created)
 
 
