@@ -91,6 +91,13 @@ def reset_user_mfa(account_id: str, user_id: str) -> Response[None]:
     return http.no_content()
 
 
+@app.post("/accounts/<account_id>/users/<user_id>/password-reset")
+@access.member(Right.USERS)
+def reset_user_password(account_id: str, user_id: str) -> Response[None]:
+    members.reset_password(http.caller(app), user_id, ip=http.meta(app).ip)
+    return http.no_content()
+
+
 @app.get("/accounts/<account_id>/audit-log")
 @access.member(Right.USERS)
 def read_audit_log(account_id: str, limit: Limit = pages.DEFAULT_LIMIT, cursor: Cursor = None) -> audit_log.Log:

@@ -26,7 +26,8 @@ access check runs before body validation, which one test shows.
 Everyone is signed up and logged in once per module (Argon2 makes that the expensive part), the
 members join by invitation and the disabled one is denied access with ``PATCH .../users/{u}`` after
 logging in; the right caller of each positive case gets a fresh session of its own, because some
-positive calls end sessions (``POST /auth/logout``, ``DELETE /me/sessions``).
+positive calls end sessions (``POST /auth/logout``, ``DELETE /me/sessions``,
+``POST /me/password/compromised``).
 """
 
 from __future__ import annotations
@@ -84,10 +85,12 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("POST", "/auth/password/reset"): PUBLIC,
     ("GET", "/invitations/{token}"): PUBLIC,
     ("POST", "/invitations/{token}/accept"): PUBLIC,
+    ("POST", "/me/email/confirm"): PUBLIC,  # the link opened in a browser that may hold no session
     # any logged-in merchant user
     ("POST", "/auth/reauthenticate"): USER,
     ("POST", "/auth/logout"): USER,
     ("GET", "/me"): USER,
+    ("POST", "/me/email"): USER,
     ("GET", "/me/sessions"): USER,
     ("DELETE", "/me/sessions/{session_id}"): USER,
     ("DELETE", "/me/sessions"): USER,
@@ -96,6 +99,12 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("POST", "/me/mfa/totp/confirm"): USER,
     ("DELETE", "/me/mfa/totp"): USER,
     ("POST", "/me/mfa/recovery-codes"): USER,
+    ("PATCH", "/me"): USER,
+    ("PUT", "/me/phone"): USER,
+    ("POST", "/me/phone/verify"): USER,
+    ("POST", "/me/phone/release"): USER,
+    ("POST", "/me/phone/release/confirm"): USER,
+    ("POST", "/me/password/compromised"): USER,
     ("GET", "/rights"): USER,
     # accounts (contract section 6)
     ("GET", "/accounts/{account_id}"): member(None),
@@ -109,6 +118,7 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("DELETE", "/accounts/{account_id}/users/{user_id}"): member("users"),
     ("POST", "/accounts/{account_id}/users/{user_id}/invitation"): member("users"),
     ("POST", "/accounts/{account_id}/users/{user_id}/mfa-reset"): member("users"),
+    ("POST", "/accounts/{account_id}/users/{user_id}/password-reset"): member("users"),
     ("GET", "/accounts/{account_id}/audit-log"): member("users"),
     # settings and go-live (contract section 6)
     ("GET", "/accounts/{account_id}/settings"): member("settings"),

@@ -36,6 +36,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from portico import aws, config, ids, keys, store
 from portico.auth import passwords
+from portico.identity import phone as my_phone
 from portico.portal import login as portal_login
 from tests.integration import flows
 from tests.integration.flows import FLOWS, Flow, Subject, World, fresh_table, template_env, world  # noqa: F401  (the shared-stack fixtures)
@@ -140,9 +141,23 @@ MFA_RESET_COMMITTED = frozenset(
         "-session",
     }
 )
+# A reported compromise or an admin's password reset is committed with its audit records before the
+# sessions end and the emails go; if a later step fails the answer is 503 and the retry (the same
+# end state) finishes it.
+FORCED_CHANGE = frozenset(
+    {
+        "credential.password_status",
+        "credential.auth_version",
+        "credential.version",
+        "+audit",
+        "-session",
+    }
+)
+COMPROMISE_COMMITTED = FORCED_CHANGE
+ADMIN_RESET_COMMITTED = FORCED_CHANGE
 COOLDOWN = 61  # one request a minute per address: the retry waits that long
 # A charge's invoice is written pending before the gateway is called (with its number): a failure
-# after that leaves it for the renewal job, which records what the gateway did or abandons it
+# after that leaves it for the renewal job, which records what the gateway did or charges it then
 # (test_billing_faults.py follows each case to its end).
 PENDING_CHARGE = frozenset({"+invoice", "+invoice_counter", "+gateway_charge"})
 # Go-live copies step by step, each step conditional and repeatable: an interruption leaves a live
@@ -183,6 +198,8 @@ SWEEPS = [
     Sweep("forgot by SMS", frozenset({"credential.version"}), retry_after=COOLDOWN),
     Sweep("reset by link", SESSIONS_ENDED),
     Sweep("reset by SMS code", SESSIONS_ENDED | {"credential.reset_code_attempts"}),
+    Sweep("email change"),
+    Sweep("email change confirm"),
     Sweep("password change", SESSIONS_ENDED),
     Sweep("TOTP enrollment"),
     Sweep("TOTP confirm", LOCKOUT),
@@ -205,6 +222,15 @@ SWEEPS = [
     Sweep("portal login link"),
     Sweep("portal profile change"),
     Sweep("portal phone", frozenset({"+phone_code"})),
+    Sweep("profile change"),
+    # a code whose SMS failed is withdrawn (its item stays, with no code and no cooldown) and the
+    # number put back
+    Sweep("phone", frozenset({"+user_phone_code", "credential.version"})),
+    Sweep("phone verify", frozenset({"user_phone_code.attempts"})),  # a comparison is taken first
+    Sweep("phone release", frozenset({"+user_phone_code"})),
+    Sweep("phone release confirm", frozenset({"user_phone_code.attempts"})),
+    Sweep("password compromised", COMPROMISE_COMMITTED),
+    Sweep("admin password reset", ADMIN_RESET_COMMITTED),
     Sweep("portal pause"),
 ]
 
@@ -243,6 +269,7 @@ SAMPLE_KEYS: dict[str, keys.Key] = {
     "gateway_charge": keys.gateway_charge("inv_sample#1"),
     "portal_code": keys.portal_code("acc_sample", "someone@example.com"),
     "phone_code": keys.phone_code("acc_sample", "cus_sample"),
+    "user_phone_code": keys.user_phone_code("usr_sample", "verify"),
 }
 
 
@@ -303,7 +330,7 @@ def assert_no_undelivered_secret(world: World, before: Items, after: Items) -> N
     now = world.clock.now
     for (pk, sk), raw in after.items():
         kind = kind_of(pk, sk)
-        if before.get((pk, sk)) == raw or kind not in ("token", "credential", "portal_code"):
+        if before.get((pk, sk)) == raw or kind not in ("token", "credential", "portal_code", "user_phone_code"):
             continue
         item = store.deserialize(raw)
         if kind == "token" and "used_at" not in item and int(item["expires_at"]) > now:
@@ -313,6 +340,12 @@ def assert_no_undelivered_secret(world: World, before: Items, after: Items) -> N
             codes = [flows.code_in(m) for m in messages if m["channel"] == "sms" and item.get("phone") in m["to"]]
             hashes = {passwords._code_hash(item["email"], c, item["reset_code_salt"]) for c in codes}
             assert item["reset_code_hash"] in hashes, "a usable reset code was never sent"
+        if kind == "user_phone_code" and item.get("code_hash") and int(item["expires_at"]) > now:
+            user_id, purpose = pk.removeprefix("USER#"), sk.removeprefix("PHONE_CODE#")
+            number = item["number"]
+            codes = [flows.code_in(m) for m in messages if m["channel"] == "sms" and number in m["to"]]
+            hashes = {my_phone._hash(c, item["salt"], user_id, purpose, number) for c in codes}
+            assert item["code_hash"] in hashes, "a usable phone code was never sent"
         if kind == "portal_code" and item.get("code_hash") and item.get("customer_email"):
             address, account_id = item["customer_email"], pk.removeprefix("ACCOUNT#")
             codes = [flows.code_in(m) for m in messages if m["channel"] == "email" and address in m["to"]]

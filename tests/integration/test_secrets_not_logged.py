@@ -383,3 +383,26 @@ def test_user_administration_leaks_no_secret(witness, captured, clock):
     logs, records = captured()
     assert_capture_works(logs, records, "signed up", "logged in")
     w.assert_nothing_leaked(logs, records)
+
+
+def test_profile_phone_and_compromise_flows_leak_no_secret(witness, captured, clock):
+    w = witness
+    _, password = w.sign_up("ada@example.com", "Ada Lovelace", "Analytical Engines")
+    _, bob_password = w.sign_up("bob@example.com", "Bob Builder", "Builders")
+    token = w.log_in("ada@example.com", password)
+    w.call("PATCH", "/me", {"language": "de", "notifications": {"product_updates": True}}, token=token)
+    w.call("PUT", "/me/phone", {"number": PHONE}, token=token, status=202)
+    code = w.sms_code(PHONE)
+    w.post("/me/phone/verify", {"code": w.wrong(code)}, token=token, status=401)
+    w.post("/me/phone/verify", {"code": code}, token=token)
+    w.post("/me/phone/release", token=token, status=202)
+    release = w.sms_code(PHONE)
+    w.post("/me/phone/release/confirm", {"code": w.wrong(release)}, token=token, status=401)
+    w.post("/me/phone/release/confirm", {"code": release}, token=token, status=204)
+    w.post("/me/password/compromised", {"comment": "typed it on a phishing page"}, token=token, status=202)
+    bob_token = w.log_in("bob@example.com", bob_password)
+    w.post("/me/password/compromised", token=bob_token, status=202)
+
+    logs, records = captured()
+    assert_capture_works(logs, records, "signed up", "logged in")
+    w.assert_nothing_leaked(logs, records)

@@ -42,6 +42,7 @@ invoice number counter                 pk=ACCOUNT#<account_id>    sk=COUNTER#inv
 gateway record (test gateway)          pk=GATEWAY#<idempotency key> sk=CHARGE
 portal login code of an email          pk=ACCOUNT#<account_id>    sk=PORTAL_CODE#<email folded>
 portal phone verification of customer  pk=ACCOUNT#<account_id>    sk=PHONE_CODE#<customer_id>
+a user's phone code (verify, release)  pk=USER#<user_id>          sk=PHONE_CODE#<purpose>
 scheduled job's mark                   pk=JOB#<job>               sk=MARK
 =====================================  ====================================================
 
@@ -332,6 +333,12 @@ def due_in_hour(hour: str, until: str) -> Query:
     )
 
 
+def charge_request(account_id: str, request_hash: str) -> Key:
+    """Which first invoice a request with an ``Idempotency-Key`` made (the key's SHA-256), so that
+    the request sent again finds its charge instead of making another."""
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"CHARGE_REQUEST#{request_hash}"}
+
+
 def invoice_counter(account_id: str) -> Key:
     return {"pk": f"ACCOUNT#{account_id}", "sk": "COUNTER#invoice"}
 
@@ -349,6 +356,13 @@ def portal_code_index(account_id: str, email: str) -> Key:
 
 def phone_code(account_id: str, customer_id: str) -> Key:
     return {"pk": f"ACCOUNT#{account_id}", "sk": f"PHONE_CODE#{customer_id}"}
+
+
+def user_phone_code(user_id: str, purpose: str) -> Key:
+    """The current code of a merchant user's phone: ``verify`` (to the number being set) or
+    ``release`` (to the verified number, to clear it). Under the user id, which an email change
+    leaves as it is."""
+    return {"pk": f"USER#{user_id}", "sk": f"PHONE_CODE#{purpose}"}
 
 
 def job_mark(job: str) -> Key:

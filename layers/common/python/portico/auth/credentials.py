@@ -41,6 +41,7 @@ class Credential(Record):
     email_verified: bool = False
     email_verified_at: str | None = None
     verify_token_hash: str | None = None
+    email_change_hash: str | None = None  # the pending email-change link (a newer one replaces it)
     # the password
     password_hash: str = ""
     password_changed_at: str | None = None

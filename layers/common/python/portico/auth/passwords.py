@@ -108,6 +108,19 @@ def change_reason(credential: Credential, now: float) -> str | None:
     return None
 
 
+def force_change_op(credential: Credential, reason: str) -> Write:
+    """Make the next login ask for a new password with ``reason`` (``compromised``, ``admin_reset``):
+    the credential moves to a new state, so every challenge, reset link and code issued before ends
+    with it. The password itself is neither seen nor set."""
+    state, values = repository.same_state(credential)
+    return repository.update_op(
+        credential.email,
+        {**repository.moved_on(credential), "password_status": reason},
+        condition=f"user_id = :u AND {state}",
+        values={":u": credential.user_id, **values},
+    )
+
+
 def require_acceptable(credential: Credential, new_password: str) -> None:
     """``422 weak_password`` unless ``new_password`` passes the login's effective policy and is
     none of its last passwords (``reused``)."""

@@ -208,3 +208,25 @@ def success_ops(
 
 
 write = store.try_transact  # one transaction of the writes given; False when a condition no longer held
+
+
+# ----------------------------------------------------------------- a new address
+
+
+def move_ops(credential: Credential, new_email: str, fields: dict[str, Any]) -> list[Write]:
+    """Move the login to ``new_email`` with ``fields`` set (None: removed): the credential is keyed
+    by its address, so its item is put under the new key, on the condition that no login has that
+    address (the guard that keeps an email one login, also against a concurrent move or sign-up),
+    and the old item is deleted, on the condition that it is still as it was read."""
+    item = store.get(keys.credential(credential.email), consistent=True)  # with its expiry index
+    stored = store.plain(item) if item else credential.to_item()  # gone: the delete's condition fails
+    moved = {k: v for k, v in {**stored, **fields}.items() if v is not None}
+    moved.update({**keys.credential(new_email), "email": new_email, "version": credential.version + 1})
+    return [
+        store.put_op(moved, condition="attribute_not_exists(pk)"),
+        store.delete_op(
+            keys.credential(credential.email),
+            condition="user_id = :u AND version = :v",
+            values={":u": credential.user_id, ":v": credential.version},
+        ),
+    ]

@@ -14,6 +14,11 @@ second factor.
   enrollment in one transaction with its audit record and a check that the membership is still
   active, then ends the user's sessions (whoever holds the lost phone's sessions is out) and sends
   a notice. If the account enforces 2FA, the user enrolls again at the next login.
+* A password reset by an admin (``POST /accounts/{a}/users/{u}/password-reset``) neither sets nor
+  shows a password: it moves the member's login to a new state that asks for a new password at the
+  next login (reason ``admin_reset``), in one transaction with its audit record and a check that
+  the membership is still active, then ends the member's sessions and emails them. Never for the
+  owner (``409 owner_protected``), and only over a member whose rights the admin holds.
 * An invitation gives the account no view of and no power over the login behind the address:
   an ``invited`` member shows only what the inviter typed (no name, second factor or activity,
   and no login is read for it), and acting on the login (a second-factor reset) needs an
@@ -32,7 +37,7 @@ from portico.accounts import security as effective
 from portico.accounts.caller import Caller
 from portico.accounts.records import Membership
 from portico.accounts.rights import check_grant, check_over, compose, manages_users
-from portico.auth import notices, sessions
+from portico.auth import notices, passwords, sessions
 from portico.auth import repository as credentials
 from portico.auth.credentials import Credential
 from portico.errors import NotFound, define
@@ -252,6 +257,42 @@ def _reset_once(caller: Caller, credential: Credential, ip: str) -> bool:
     if accounts.get_membership(caller.account_id, credential.user_id) is None:
         raise NotFound("No such user in this account.")  # removed meanwhile
     return False
+
+
+def reset_password(caller: Caller, user_id: str, *, ip: str) -> None:
+    """Make a member set a new password at their next login; the admin never sets or sees it."""
+    account_id = caller.account_id
+    membership = find(account_id, user_id)
+    if membership.owner:
+        raise OwnerProtected("The account owner's password cannot be reset by another member.")
+    check_over(caller.membership, membership)
+    if membership.invited:
+        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
+    if not membership.active:
+        raise MemberDisabled("This member is denied access to the account; allow access first.")
+    for _ in range(_ATTEMPTS):
+        credential = _login_of(membership)
+        if credential is None:
+            raise NotFound("No such user in this account.")
+        event = audit.Event("password.admin_reset", caller.actor, {"user_id": user_id, "email": membership.email}, ip)
+        # recorded in every account of the login, since it changes the login everywhere
+        records = audit.records(event, [account_id, *credential.account_ids])
+        forced = passwords.force_change_op(credential, "admin_reset")
+        if repository.write([accounts.active_member_op(account_id, user_id), forced, *records.ops]):
+            audit.fan_out(records)
+            break
+        if accounts.get_membership(account_id, user_id) is None:
+            raise NotFound("No such user in this account.")  # removed meanwhile
+    else:
+        raise Conflict(_CONFLICT)
+    # Not best effort: if this fails the answer is 503 and a retry (the same end state) ends them.
+    ended = sessions.revoke_all(user_id)
+    notices.send(credential, "password_admin_reset", {"account": caller.account.name})
+    metrics.add_metric(name="PasswordAdminResets", unit="Count", value=1)
+    logger.info(
+        "password reset by an admin",
+        extra={"user_id": user_id, "account_id": account_id, "by": caller.user_id, "sessions_ended": ended},
+    )
 
 
 def _members(memberships: list[Membership]) -> list[Member]:

@@ -466,3 +466,123 @@ def _transact_counted(ops: list[Write], account_id: str, manager_delta: int, rec
         if counted and failed.failed(len(ops)) and not any(failed.failed(i) for i in range(len(ops))):
             raise LastManager() from None
         raise Changed() from None
+
+
+# ----------------------------------------------------------------- email change
+
+EMAIL_CHANGE_INLINE_MEMBERSHIPS = 20  # with the login's own writes, sessions and audit records: under 100
+EMAIL_CHANGE_INLINE_SESSIONS = 20
+_MEMBERSHIP_WRITES = 3  # the membership, its old guard, its new guard
+_PER_TRANSACTION = 100 // _MEMBERSHIP_WRITES
+
+
+def start_email_change(credential: Credential, link: links.Link, records: audit.Records) -> bool:
+    """Make ``link`` the login's only pending email-change link (the previous one stops working),
+    if the pending link is still the one read; False when another request came first."""
+    previous = credential.email_change_hash
+    pending, values = (
+        ("email_change_hash = :prev", {":prev": previous})
+        if previous
+        else ("attribute_not_exists(email_change_hash)", {})
+    )
+    try:
+        store.transact(
+            [
+                links.put_op(link),
+                *([links.delete_op(previous)] if previous else []),
+                credentials.update_op(
+                    credential.email,
+                    {"email_change_hash": link.token_hash},
+                    condition=f"user_id = :u AND {pending}",
+                    values={":u": credential.user_id, **values},
+                    versioned=False,
+                ),
+                *records.ops,
+            ]
+        )
+    except store.TransactionFailed:
+        return False
+    return True
+
+
+def undo_email_change(email: str, link: links.Link, records: audit.Records) -> None:
+    """Undo :func:`start_email_change` whose email could not be sent: no change is pending."""
+    store.transact(
+        [
+            links.delete_op(link.token_hash),
+            credentials.update_op(
+                email,
+                {"email_change_hash": None},
+                condition="email_change_hash = :h",
+                values={":h": link.token_hash},
+                versioned=False,
+            ),
+            *audit.withdraw_ops(records),
+        ]
+    )
+
+
+def new_address_members(account_ids: list[str], new_email: str) -> bool:
+    """Whether the new address is already a member (or invited) of any of these accounts."""
+    return any(store.batch_get([keys.member_email(a, new_email) for a in account_ids]))
+
+
+def _readdress_ops(membership: Membership, new_email: str) -> list[Write]:
+    account_id, user_id = membership.account_id, membership.user_id
+    return [
+        store.update_op(
+            keys.membership(account_id, user_id),
+            "SET email = :e",
+            condition="attribute_exists(pk)",
+            values={":e": new_email},
+        ),
+        store.delete_op(
+            keys.member_email(account_id, membership.email), condition="user_id = :u", values={":u": user_id}
+        ),
+        _guard_op(account_id, new_email, user_id),
+    ]
+
+
+def change_email(
+    credential: Credential,
+    link: links.Link,
+    new_email: str,
+    *,
+    login_fields: dict[str, Any],
+    memberships: list[Membership],
+    ended_links: list[str],
+    ended_sessions: list[str],
+    records: audit.Records,
+) -> None:
+    """Move the login to ``new_email`` and use ``link``, all or nothing: the credential under its new
+    key (conditional on the address being free), the profile, the memberships' addresses and their
+    guards, the pending links of the old address and the audit records. Memberships beyond what a
+    transaction holds are readdressed after it, in transactions of their own. Raises
+    :class:`EmailTaken` when the address got a login (or a membership in one of the accounts), and
+    :class:`Changed` when the link or the login changed meanwhile."""
+    inline, rest = memberships[:EMAIL_CHANGE_INLINE_MEMBERSHIPS], memberships[EMAIL_CHANGE_INLINE_MEMBERSHIPS:]
+    moved = credentials.move_ops(credential, new_email, login_fields)
+    readdressed = [op for m in inline for op in _readdress_ops(m, new_email)]
+    ops = [
+        *moved,
+        links.use_op(link),
+        store.update_op(keys.user(credential.user_id), "SET email = :e", values={":e": new_email}),
+        *readdressed,
+        *[links.delete_op(h) for h in ended_links],
+        *[store.delete_op(keys.session(h)) for h in ended_sessions[:EMAIL_CHANGE_INLINE_SESSIONS]],
+        *records.ops,
+    ]
+    guards = [len(moved) + 2 + i for i in range(_MEMBERSHIP_WRITES - 1, len(readdressed), _MEMBERSHIP_WRITES)]
+    try:
+        store.transact(ops)
+    except store.TransactionFailed as failed:
+        if failed.failed(0) or any(failed.failed(i) for i in guards):
+            raise EmailTaken() from None
+        raise Changed() from None
+    for start in range(EMAIL_CHANGE_INLINE_SESSIONS, len(ended_sessions), 100):
+        write([store.delete_op(keys.session(h)) for h in ended_sessions[start : start + 100]])
+    for start in range(0, len(rest), _PER_TRANSACTION):
+        batch = rest[start : start + _PER_TRANSACTION]
+        if not write([op for m in batch for op in _readdress_ops(m, new_email)]):
+            for membership in batch:  # one that changed meanwhile must not hold back the others
+                write(_readdress_ops(membership, new_email))

@@ -26,7 +26,7 @@ gives no new guesses; once the previous code has expired, the count starts again
 from __future__ import annotations
 
 import hmac
-from typing import Any, NoReturn
+from typing import Any
 
 from portico import clock, ids, keys, ratelimit
 from portico.accounts.records import Account
@@ -34,7 +34,6 @@ from portico.billing import customers as billing_customers
 from portico.billing.records import Customer
 from portico.config import SUPPORTED_LANGUAGES
 from portico.errors import NotFound, define
-from portico.errors import TooManyRequests as _TooManyRequests
 from portico.notify import email
 from portico.observability import logger, metrics
 from portico.portal import config, sessions
@@ -47,30 +46,19 @@ from portico.portal.models import (
     PortalCustomer,
     PortalLogin,
 )
-from portico.portal.repository import OneTimeCode
 from portico.portal.sessions import PortalSession
 from portico.security.settings import SecuritySettings
 from portico.tokens import links
+from portico.tokens import repository as stored_codes
+from portico.tokens.codes import ATTEMPTS, CODE_VALIDITY, RESEND_AFTER, InvalidCode, ResendTooSoon, refuse
+from portico.tokens.repository import OneTimeCode
 
-CODE_VALIDITY = 600
-RESEND_AFTER = 60
-ATTEMPTS = 5
 VERIFY_PER_IP = (30, 600)  # comparisons per source address and window (seconds)
 SIMULATOR = "success@simulator.amazonses.com"
 """SES's mailbox simulator: accepted and delivered nowhere, without counting as a bounce."""
 
 UnknownEmail = define("UnknownEmail", 404, "unknown_email", "Unknown Email")
-InvalidCode = define("InvalidCode", 401, "invalid_code", "Invalid Code")
-CodeExpired = define("CodeExpired", 401, "code_expired", "Code Expired")
-CodeExhausted = define("CodeExhausted", 401, "code_exhausted", "Code Exhausted")
 InvalidToken = define("InvalidToken", 401, "invalid_token", "Invalid Token")
-
-
-class ResendTooSoon(_TooManyRequests):
-    def __init__(self, retry_after: int):
-        super().__init__(
-            max(1, retry_after), "A code was sent less than a minute ago; ask again shortly.", code="resend_too_soon"
-        )
 
 
 def _code_hash(code: str, salt: str, account_id: str, email_address: str) -> str:
@@ -106,14 +94,16 @@ def request_code(account_id: str, body: CodeRequest) -> CodeSent:
         session_absolute_hours=account.security.session_absolute_hours,
     )
     key = keys.portal_code(account_id, body.email)
-    if not codes.send(key, keys.portal_code_index(account_id, body.email), fresh, now=now, cooldown=RESEND_AFTER):
-        current = codes.get(key)
+    if not stored_codes.send_code(
+        key, keys.portal_code_index(account_id, body.email), fresh, now=now, cooldown=RESEND_AFTER
+    ):
+        current = stored_codes.get_code(key)
         raise ResendTooSoon((current.sent_at if current else now) + RESEND_AFTER - now)
     language = body.language or (customer.language if customer else None) or account.language
     try:
         _send(account, settings.accent_color, customer, code, language if language in SUPPORTED_LANGUAGES else "en")
     except Exception:
-        codes.withdraw(key, str(fresh.code_hash))
+        stored_codes.withdraw_code(key, str(fresh.code_hash))
         raise
     metrics.add_metric(name="PortalCodesSent", unit="Count", value=1)
     return CodeSent(resend_after_seconds=RESEND_AFTER, expires_in_seconds=CODE_VALIDITY)
@@ -142,9 +132,9 @@ def verify(account_id: str, body: CodeLogin, *, ip: str) -> PortalLogin:
     ratelimit.quota("portal_verify_ip", ip, *VERIFY_PER_IP)
     key = keys.portal_code(account_id, body.email)
     now = int(clock.timestamp())
-    taken = codes.take_attempt(key, now=now, limit=ATTEMPTS)
+    taken = stored_codes.take_code_attempt(key, now=now, limit=ATTEMPTS)
     if taken is None:
-        refuse(codes.get(key), now)
+        refuse(stored_codes.get_code(key), now)
     expected = _code_hash(body.code.strip(), taken.salt, account_id, body.email)
     if taken.code_hash is None or not hmac.compare_digest(expected, taken.code_hash) or taken.customer_id is None:
         logger.info("portal code refused", extra={"account_id": account_id, "attempts": taken.attempts})
@@ -153,21 +143,10 @@ def verify(account_id: str, body: CodeLogin, *, ip: str) -> PortalLogin:
         session_idle_minutes=taken.session_idle_minutes, session_absolute_hours=taken.session_absolute_hours
     )
     secret, session, open_op = sessions.open_op(account_id, taken.customer_id, security)
-    if not codes.write([codes.use_op(key, taken.code_hash), open_op, codes.portal_open_check(account_id)]):
+    if not codes.write([stored_codes.use_code_op(key, taken.code_hash), open_op, codes.portal_open_check(account_id)]):
         config.enabled_account(account_id)  # 404 when the portal was turned off since the code was sent
         raise InvalidCode("The code was used meanwhile.")
     return _answer(secret, session, taken.customer_id, str(taken.customer_email), taken.customer_name)
-
-
-def refuse(current: OneTimeCode | None, now: int) -> NoReturn:
-    """Why no attempt could be taken from a code: none, exhausted, or expired (always raises)."""
-    if current is None or current.code_hash is None:
-        raise InvalidCode("The code is not right.")
-    if current.attempts >= ATTEMPTS:
-        raise CodeExhausted("Too many wrong codes: this one no longer works. Ask for a new one in a few minutes.")
-    if current.expires_at <= now:
-        raise CodeExpired("The code has expired; ask for a new one.")
-    raise InvalidCode("The code is not right.")
 
 
 def exchange_link(account_id: str, body: LinkLogin) -> PortalLogin:

@@ -2,7 +2,7 @@
 plans marked ``requires_verified_phone``.
 
 ``PUT /portal/me/phone {number}``: the number is parsed and validated with Google's libphonenumber
-rules (``phonenumberslite``) and kept in E.164 form; a number starting with one of the account's
+rules (:mod:`portico.phones`) and kept in E.164 form; a number starting with one of the account's
 ``blocked_phone_prefixes`` is ``422 phone_not_allowed``; a 6-digit code goes out by SMS, valid 10
 minutes, at most one a minute (``429 resend_too_soon``), stored hashed. If the SMS cannot be sent
 the code is withdrawn (503). ``POST /portal/me/phone/verify {code}``: each comparison first takes
@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import hmac
 
-import phonenumbers
-
 from portico import clock, ids, keys
 from portico.billing import customers
-from portico.errors import ValidationFailed, define
+from portico.errors import define
 from portico.notify import sms
 from portico.observability import metrics
+from portico.phones import normalised
 from portico.portal import config
-from portico.portal import repository as codes
-from portico.portal.login import ATTEMPTS, CODE_VALIDITY, RESEND_AFTER, InvalidCode, ResendTooSoon, actor, refuse
+from portico.portal.login import actor
 from portico.portal.models import PhoneCode, PhoneRequest, PhoneSent, PortalMe
-from portico.portal.repository import OneTimeCode
 from portico.portal.sessions import PortalSession
+from portico.tokens import repository as stored_codes
+from portico.tokens.codes import ATTEMPTS, CODE_VALIDITY, RESEND_AFTER, InvalidCode, ResendTooSoon, refuse
+from portico.tokens.repository import OneTimeCode
 
 PhoneNotAllowed = define("PhoneNotAllowed", 422, "phone_not_allowed", "Phone Not Allowed")
 
@@ -35,26 +35,6 @@ _MESSAGE = {
     "en": "{code} is your code to verify this phone number for {merchant}. It is valid for 10 minutes.",
     "de": "{code} ist Ihr Code, um diese Telefonnummer bei {merchant} zu bestätigen. Er ist 10 Minuten gültig.",
 }
-
-
-def normalised(number: str, field: str = "number") -> str:
-    """The number in E.164 form; ``422`` when it is not a valid phone number (international form,
-    with its country code)."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise ValidationFailed(
-            [
-                {
-                    "loc": ["body", field],
-                    "msg": "a valid phone number in international form, such as +49 151 23456789",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def allowed(number: str, blocked_prefixes: list[str], field: str = "number") -> str:
@@ -75,7 +55,7 @@ def request(session: PortalSession, body: PhoneRequest) -> PhoneSent:
     number = allowed(body.number, settings.blocked_phone_prefixes)
     customer = customers.get(session.account_id, session.customer_id)
     key = keys.phone_code(session.account_id, session.customer_id)
-    previous = codes.get(key)
+    previous = stored_codes.get_code(key)
     now = int(clock.timestamp())
     code, salt = ids.new_code(), ids.new_token()
     still_valid = previous is not None and previous.expires_at > now  # a withdrawn code's attempts carry on
@@ -87,7 +67,7 @@ def request(session: PortalSession, body: PhoneRequest) -> PhoneSent:
         attempts=previous.attempts if still_valid and previous is not None else 0,
         number=number,
     )
-    if not codes.send(key, None, fresh, now=now, cooldown=RESEND_AFTER):
+    if not stored_codes.send_code(key, None, fresh, now=now, cooldown=RESEND_AFTER):
         raise ResendTooSoon((previous.sent_at if previous else now) + RESEND_AFTER - now)
     language = customer.language if customer.language in _MESSAGE else account.language
     text = _MESSAGE.get(language, _MESSAGE["en"]).format(
@@ -96,7 +76,7 @@ def request(session: PortalSession, body: PhoneRequest) -> PhoneSent:
     try:
         sms.send(number, text)
     except Exception:
-        codes.withdraw(key, str(fresh.code_hash))
+        stored_codes.withdraw_code(key, str(fresh.code_hash))
         raise
     metrics.add_metric(name="PortalPhoneCodesSent", unit="Count", value=1)
     return PhoneSent(number=number, resend_after_seconds=RESEND_AFTER, expires_in_seconds=CODE_VALIDITY)
@@ -105,9 +85,9 @@ def request(session: PortalSession, body: PhoneRequest) -> PhoneSent:
 def verify(session: PortalSession, body: PhoneCode) -> PortalMe:
     key = keys.phone_code(session.account_id, session.customer_id)
     now = int(clock.timestamp())
-    taken = codes.take_attempt(key, now=now, limit=ATTEMPTS)
+    taken = stored_codes.take_code_attempt(key, now=now, limit=ATTEMPTS)
     if taken is None:
-        refuse(codes.get(key), now)
+        refuse(stored_codes.get_code(key), now)
     number = str(taken.number)
     expected = _hash(body.code.strip(), taken.salt, session.customer_id, number)
     if taken.code_hash is None or not hmac.compare_digest(expected, taken.code_hash):
@@ -118,7 +98,7 @@ def verify(session: PortalSession, body: PhoneCode) -> PortalMe:
         number,
         source="portal",
         actor=actor(session),
-        extra=(codes.use_op(key, taken.code_hash),),
+        extra=(stored_codes.use_code_op(key, taken.code_hash),),
     )
     if verified is None:
         raise InvalidCode("The code was used meanwhile.")

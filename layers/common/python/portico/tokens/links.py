@@ -20,6 +20,7 @@ from portico.tokens import repository
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 (a kind, not a secret)
 INVITATION = "invitation"
+EMAIL_CHANGE = "email_change"
 MAX_SECRET_CHARS = 256
 
 
@@ -35,6 +36,7 @@ class Link(Record):
     account_id: str | None = None  # an invitation's account
     sent_at: int | None = None  # when an invitation's email went out
     auth_version: int | None = None  # the credential state a reset link was sent for
+    new_email: str | None = None  # the address an email-change link moves the login to
 
     def usable(self, kind: str, now: int) -> bool:
         return self.kind == kind and self.used_at is None and now < self.expires_at

@@ -1,0 +1,48 @@
+"""Bodies of the logged-in user's own profile routes (contract section 8: ``PATCH /me``, the
+phone) and of a reported password compromise (section 4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, StringConstraints
+
+from portico.fields import Code, Language, Line, RequestBody
+
+
+class NotificationsChange(RequestBody):
+    """The notice kinds to turn on or off; ``security`` can only stay on."""
+
+    security: bool | None = None
+    billing: bool | None = None
+    product_updates: bool | None = None
+
+
+class ProfileChange(RequestBody):
+    name: Line | None = None
+    language: Language | None = None
+    notifications: NotificationsChange | None = None
+
+
+class PhoneNumberRequest(RequestBody):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32)]
+
+
+class PhoneCodeRequest(RequestBody):
+    code: Code
+
+
+class PhoneCodeSent(BaseModel):
+    number: str
+    status: Literal["verified", "not_verified"]
+    resend_after_seconds: int
+    expires_in_seconds: int
+
+
+class VerifiedPhone(BaseModel):
+    number: str
+    status: Literal["verified"] = "verified"
+
+
+class CompromiseReport(RequestBody):
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None

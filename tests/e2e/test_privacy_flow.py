@@ -1,0 +1,95 @@
+"""Contract section 8 ("My profile and privacy") over HTTP against the local stack: the email
+change with both of its emails, read from the outbox, and the race of two users for one address."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.e2e.support import (
+    bearer,
+    invitation_link,
+    link,
+    log_in,
+    sign_up,
+    unique_email,
+    verify,
+)
+
+MEMBER_PASSWORD = "Copper-Meadow-Falcon-93"
+
+
+def _member(stack, account_id: str, owner: dict[str, str], name: str) -> str:
+    """Someone invited to the owner's account who accepted: a login that is no account's owner."""
+    email = unique_email(name)
+    invited = stack.post(f"/accounts/{account_id}/users", json={"email": email, "rights": ["data:view"]}, headers=owner)
+    assert invited.status == 201, invited.text
+    secret = invitation_link(stack, email)
+    accepted = stack.post(f"/invitations/{secret}/accept", json={"name": "Bob", "password": MEMBER_PASSWORD})
+    assert accepted.status == 201, accepted.text
+    return email
+
+
+def _owner(stack) -> tuple[str, dict[str, str]]:
+    email = unique_email("owner")
+    account_id = sign_up(stack, email)["account_id"]
+    verify(stack, email)
+    return account_id, bearer(log_in(stack, email))
+
+
+def test_email_change_with_both_emails(local_stack):
+    stack = local_stack
+    account_id, owner = _owner(stack)
+    old = _member(stack, account_id, owner, "bob")
+    new = unique_email("bob-new")
+    session = bearer(log_in(stack, old, MEMBER_PASSWORD))
+
+    # an owner cannot change their own address
+    locked = stack.post("/me/email", json={"new_email": unique_email("x")}, headers=owner)
+    assert (locked.status, locked.json["code"]) == (403, "owner_profile_locked")
+
+    assert stack.post("/me/email", json={"new_email": new}, headers=session).status == 202
+    [confirmation] = [m for m in stack.outbox(new) if "/confirm-email?token=" in m["text"]]
+    token = link(confirmation, "confirm-email")
+    [notice] = [m for m in stack.outbox(old) if "email address" in m["subject"]]
+    assert "/confirm-email" not in notice["text"] and "compromised" in notice["text"]
+
+    # the hosted page posts the token without a session
+    confirmed = stack.post("/me/email/confirm", json={"token": token})
+    assert confirmed.status == 200 and confirmed.json["email"] == new, confirmed.text
+    assert stack.get("/me", headers=session).status == 401  # sessions of the old address ended
+    assert stack.post("/auth/login", json={"email": old, "password": MEMBER_PASSWORD}).status == 401
+    me = stack.get("/me", headers=bearer(log_in(stack, new, MEMBER_PASSWORD)))
+    assert me.json["email"] == new and [a["account_id"] for a in me.json["accounts"]] == [account_id]
+    members = stack.get(f"/accounts/{account_id}/users", headers=owner).json["items"]
+    assert new in {m["email"] for m in members} and old not in {m["email"] for m in members}
+    again = stack.post("/me/email/confirm", json={"token": token})
+    assert (again.status, again.json["code"]) == (400, "invalid_token")
+
+
+def test_two_users_confirming_one_address_at_once(local_stack):
+    stack = local_stack
+    account_id, owner = _owner(stack)
+    target = unique_email("contested")
+    for name in ("ann", "ben"):
+        email = _member(stack, account_id, owner, name)
+        sent = stack.post(
+            "/me/email", json={"new_email": target}, headers=bearer(log_in(stack, email, MEMBER_PASSWORD))
+        )
+        assert sent.status == 202, sent.text
+    tokens = [link(m, "confirm-email") for m in stack.outbox(target) if "/confirm-email?token=" in m["text"]]
+    assert len(tokens) == 2
+    answers: list = []
+    barrier = threading.Barrier(2)
+
+    def confirm(secret: str) -> None:
+        barrier.wait()
+        answers.append(stack.post("/me/email/confirm", json={"token": secret}))
+
+    threads = [threading.Thread(target=confirm, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status for a in answers) == [200, 409], [a.text for a in answers]
+    assert [a.json["code"] for a in answers if a.status == 409] == ["email_taken"]
+    assert stack.post("/auth/login", json={"email": target, "password": MEMBER_PASSWORD}).status == 200
