@@ -24,7 +24,7 @@ from portico.billing.models import (
     PaymentMethodView,
     SubscriptionCreate,
 )
-from portico.billing.records import Invoice, Plan, Subscription
+from portico.billing.records import Invoice, Plan, PlanTerms, Subscription
 from portico.errors import NotFound, ValidationFailed, define
 from portico.portal import config, phone
 from portico.portal.login import actor
@@ -77,19 +77,24 @@ def update_me(session: PortalSession, patch: CustomerPatch) -> PortalMe:
 # ----------------------------------------------------------------- subscriptions
 
 
+def _plan(plan: Plan | PlanTerms) -> PortalPlan:
+    """A plan as the portal shows it: a catalog plan, or the terms a subscription keeps of one."""
+    return PortalPlan(
+        plan_id=plan.plan_id,
+        name=plan.name,
+        amount=plan.amount,
+        currency=plan.currency,
+        interval_unit=plan.interval_unit,
+        interval_count=plan.interval_count,
+    )
+
+
 def _view(subscription: Subscription) -> PortalSubscription:
     plan = subscription.plan
     card = subscription.card
     return PortalSubscription(
         subscription_id=subscription.subscription_id,
-        plan=PortalPlan(
-            plan_id=plan.plan_id,
-            name=plan.name,
-            amount=plan.amount,
-            currency=plan.currency,
-            interval_unit=plan.interval_unit,
-            interval_count=plan.interval_count,
-        ),
+        plan=_plan(plan),
         state=subscription.state,
         current_period_start=subscription.current_period_start,
         current_period_end=subscription.current_period_end,
@@ -192,19 +197,7 @@ def _orderable(account_id: str) -> list[Plan]:
 
 
 def plans(session: PortalSession) -> PortalPlanList:
-    return PortalPlanList(
-        items=[
-            PortalPlan(
-                plan_id=p.plan_id,
-                name=p.name,
-                amount=p.amount,
-                currency=p.currency,
-                interval_unit=p.interval_unit,
-                interval_count=p.interval_count,
-            )
-            for p in _orderable(session.account_id)
-        ]
-    )
+    return PortalPlanList(items=[_plan(p) for p in _orderable(session.account_id)])
 
 
 def order(session: PortalSession, body: PortalOrder, *, request_key: str | None = None) -> PortalSubscription:
