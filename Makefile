@@ -11,6 +11,7 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 SEED ?= 1
+RESET ?= 0
 export PYTHONPATH := layers/common/python:.
 
 .PHONY: system-tools node-tools run test lint validate unit integration e2e template build bench clean help openapi fuzz
@@ -31,17 +32,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 # Tools some tests use as independent witnesses: oathtool (an authenticator's TOTP codes), zbarimg
-# (reads our QR codes), the cairo library (cairosvg renders our SVG for zbarimg) and Chromium (the
+# (reads our QR codes), the cairo library (cairosvg renders our SVG for zbarimg), Chromium (the
 # browser tests in tests/browser drive Debian's build with Playwright, launched by its path:
-# Playwright's own browser download is not used). Installed from Debian's packages when missing.
-SYSTEM_TOOLS := oathtool zbarimg chromium
+# Playwright's own browser download is not used) and jq (docs/walkthrough.md carries tokens from
+# step to step with it; tests/e2e/test_walkthrough.py runs it). Installed from Debian's packages
+# when missing.
+SYSTEM_TOOLS := oathtool zbarimg chromium jq
 system-tools:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	ldconfig -p | grep -q 'libcairo.so.2' || missing="$$missing libcairo2"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq oathtool zbar-tools libcairo2 chromium >/dev/null; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq oathtool zbar-tools libcairo2 chromium jq >/dev/null; \
 	fi
 
 # axe-core, the accessibility engine the browser tests inject into every screen they audit: from
@@ -54,8 +57,10 @@ $(NODE_TOOLS)/.axe-core-$(AXE_CORE_VERSION):
 
 node-tools: $(NODE_TOOLS)/.axe-core-$(AXE_CORE_VERSION)
 
+# The emulated data (tables, keys, outbox, clock) is kept in .local-state/ across restarts;
+# RESET=1 starts clean. LOG=json shows the functions' JSON logs on the console too.
 run: $(VENV)/.installed
-	PORT=$(PORT) SEED=$(SEED) $(PY) -m infra.local
+	PORT=$(PORT) SEED=$(SEED) $(PY) -m infra.local --state-dir .local-state $(if $(filter 1,$(RESET)),--reset) $(if $(LOG),--log $(LOG))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers/common/python functions infra tests bench

@@ -162,7 +162,7 @@ def start_local_stack(
     two test runs) never race for one.
     """
     # Without demo data unless asked for (``env={"SEED": "1"}``): tests make their own.
-    environment = {**os.environ, "SEED": "0", **(env or {})}
+    environment = {**os.environ, "SEED": "0", "LOG": "json", **(env or {})}
     pythonpath = [str(REPO_ROOT / "layers" / "common" / "python"), str(REPO_ROOT)]
     if environment.get("PYTHONPATH"):
         pythonpath.append(environment["PYTHONPATH"])

@@ -82,7 +82,7 @@ def json_response(status: int, document: Any, content_type: str = "application/j
 
 
 def problem(status: int, title: str, code: str, detail: str, **extra: Any) -> Response:
-    """An RFC 9457 problem, in the shape the API contract prescribes for every error."""
+    """An RFC 9457 problem, in the shape the API uses for every error (docs/api.md, "Errors")."""
     document = {"type": "about:blank", "title": title, "status": status, "code": code}
     document |= {"detail": detail, **extra}
     return json_response(status, document, "application/problem+json")

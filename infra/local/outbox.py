@@ -44,6 +44,21 @@ class _Stamp:
 _stamps: dict[str, _Stamp] = {}
 _sequence = itertools.count()
 _lock = threading.Lock()
+_restored: list[dict[str, Any]] = []
+"""Messages of an earlier run (the local state, :mod:`infra.local.state`), newest first: older
+than every message sent since."""
+
+
+def restore(messages: list[dict[str, Any]]) -> None:
+    """Show ``messages`` (as :func:`messages` listed them in an earlier run) after the new ones."""
+    with _lock:
+        _restored[:] = [dict(message) for message in messages]
+
+
+def count() -> int:
+    """How many messages were sent in this process (changes whenever one is)."""
+    with _lock:
+        return len(_stamps)
 
 
 def _stamped(send: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,6 +125,8 @@ def _parse_raw_email(message: RawMessage) -> dict[str, Any]:
                 "filename": part.get_filename(),
                 "content_type": part.get_content_type(),
                 "size": len(content),
+                # a text attachment (the personal data export's CSV) as text, for reading it here
+                **({"text": content.decode("utf-8", "replace")} if part.get_content_maintype() == "text" else {}),
             }
         )
     return {
@@ -168,7 +185,11 @@ def messages(to: str | None = None) -> list[dict[str, Any]]:
     for stamp, message in found:
         message["sent_at"] = None if stamp is None else iso_seconds(stamp.sent_at)
         result.append(message)
-    return result
+    with _lock:
+        earlier = [copy.deepcopy(message) for message in _restored]
+    if to:
+        earlier = [message for message in earlier if wanted in (r.lower() for r in message.get("to") or [])]
+    return result + earlier
 
 
 def iso_seconds(epoch: float) -> str:

@@ -77,16 +77,17 @@ class Seeded:
     customers: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[str, str] = field(default_factory=dict)
 
-    def banner(self, url: str) -> str:
+    def banner(self, url: str, *, note: str | None = None, title: str | None = None) -> str:
+        """The console's words on the demo data; ``note`` says where the password is kept, if anywhere."""
         return "\n".join(
             [
-                "Demo data: an account with a catalog, customers, subscriptions and invoices.",
+                title or "Demo data: an account with a catalog, customers, subscriptions and invoices.",
                 f"  Sign in:   POST {url}/auth/login",
                 f"             email {self.email}",
-                f"             password {self.password}   (shown once; not stored in clear)",
+                f"             password {self.password}   {note or '(shown once; not stored in clear)'}",
                 f"  Account:   {self.account_id}",
                 f"  Portal:    {url}/portal/{self.account_id}   (log in as grace@example.com; the code is in",
-                f"             {url}/_local/outbox)",
+                f"             {url}/_local/outbox.html)",
                 f"  API docs:  {url}/_local/docs",
                 "  (make run SEED=0 starts without demo data)",
             ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -86,8 +87,12 @@ def initialize(
     paths: Sequence[str],
     clock_offset: Any,
     barrier: Any,
+    output: Mapping[str, Any] | None = None,
 ) -> None:
     """Set up a fresh worker: environment, import path, shared clock, signal dispositions.
+
+    ``output`` (see :class:`_Output`) says where the functions' standard output goes; without
+    it, it stays this process's stdout, as it is.
 
     ``clock_offset`` is a ``multiprocessing.Value("d")`` shared with the front: every worker's
     ``portico.clock`` reads wall time plus that offset, so ``POST /_local/clock`` moves the time
@@ -96,6 +101,9 @@ def initialize(
     # Ctrl-C reaches the whole process group; only the front decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if output is not None:
+        # Before any handler module is imported: Powertools' Logger keeps the stream it finds.
+        sys.stdout = _Output(sys.stdout, **output)
     os.environ.update(environment)
     _baseline.update(os.environ)
     # Powertools warns on every invocation that records no metric besides ColdStart: noise here.
@@ -111,6 +119,42 @@ def initialize(
 
     portico.clock.use(lambda: time.time() + clock_offset.value)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+class _Output(io.TextIOBase):
+    """The functions' stdout, sorted line by line: Powertools' EMF metrics lines never reach the
+    console (they go to ``metrics_file``, if any); the rest (JSON logs, prints) goes to the console
+    when ``console`` is true and to ``log_file``, if any."""
+
+    def __init__(self, console: Any, *, show: bool, log_file: str | None, metrics_file: str | None):
+        self._console = console if show else None
+        self._log = open(log_file, "a", encoding="utf-8", buffering=1) if log_file else None  # noqa: SIM115
+        self._metrics = open(metrics_file, "a", encoding="utf-8", buffering=1) if metrics_file else None  # noqa: SIM115
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._line(line + "\n")
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        if line.startswith("{") and '"_aws"' in line and '"CloudWatchMetrics"' in line:
+            if self._metrics is not None:
+                self._metrics.write(line)
+            return
+        if self._console is not None:
+            self._console.write(line)
+        if self._log is not None:
+            self._log.write(line)
+
+    def flush(self) -> None:
+        if self._console is not None:
+            self._console.flush()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -218,10 +262,37 @@ def invoke(function_id: str, event: Any, request_id: str) -> Outcome:
     return Outcome(payload, None, (time.perf_counter() - started) * 1000)
 
 
+def serve(
+    connection: Any,
+    environment: Mapping[str, str],
+    functions: Sequence[FunctionSpec],
+    paths: Sequence[str],
+    clock_offset: Any,
+    output: Mapping[str, Any] | None = None,
+) -> None:
+    """A worker process's life: set up, import every handler, then run what the front sends.
+
+    Over ``connection`` (its own pipe to the front) it first sends the warm-up's import errors,
+    then answers each ``(function_id, event, request_id)`` with an :class:`Outcome`, one at a
+    time, until it receives ``None`` or the front goes away.
+    """
+    initialize(environment, functions, paths, clock_offset, None, output)
+    connection.send(warm())
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        connection.send(invoke(*message))
+
+
 def warm() -> list[str]:
     """Import every function's handler once, so that first requests are not cold.
 
-    Waits on the shared barrier afterwards, so that each worker takes exactly one warm-up task.
+    Waits on the shared barrier afterwards, if one was given (a pool that hands out warm-up tasks
+    needs it so that each worker takes exactly one; the stack's workers warm up on their own).
     Returns the import errors (tracebacks), if any.
     """
     errors = []

@@ -7,7 +7,15 @@ received, so each test can assert what API Gateway would have delivered.
 from __future__ import annotations
 
 import base64
+import html
+import http.client
+import os
+import re
 import signal
+import socket
+import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -283,7 +291,9 @@ def test_outbox_shows_email_and_sms_newest_first_with_clock_times(fixture_stack:
     assert email["subject"] == "Verify your email"
     assert email["text"].strip() == "Hello"
     assert email["html"].strip() == "<p>Hello</p>"
-    assert email["attachments"] == [{"filename": "export.csv", "content_type": "text/csv", "size": 8}]
+    assert email["attachments"] == [
+        {"filename": "export.csv", "content_type": "text/csv", "size": 8, "text": "a,b\n1,2\n"}  # text: readable
+    ]
     assert email["sent_at"].endswith("Z")
 
     assert [m["message_id"] for m in fixture_stack.outbox(to=address.lower())] == [email["message_id"]]
@@ -399,3 +409,233 @@ def test_port_and_workers_come_from_the_environment_unless_given(monkeypatch: py
     assert (config.port, config.workers, config.template) == (4321, 3, REPO_ROOT / "template.yaml")
     config = parse_args(["--port", "5000", "--template", "x.yaml", "--parameter", "Stage=prod"])
     assert (config.port, config.template, config.parameters) == (5000, Path("x.yaml"), {"Stage": "prod"})
+
+
+# ---------------------------------------------------------------------------------- speed
+
+
+def _keep_alive_times(stack: LocalStack, path: str, count: int) -> list[float]:
+    """Milliseconds per GET, all on one kept-alive connection (as a browser or an SDK sends them)."""
+    connection = http.client.HTTPConnection(stack.host, stack.port, timeout=30)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            connection.request("GET", path)
+            reply = connection.getresponse()
+            reply.read()
+            assert reply.status in (200, 404)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        connection.close()
+    return times
+
+
+def test_a_cheap_request_on_a_kept_alive_connection_takes_milliseconds_not_44(fixture_stack: LocalStack):
+    # Headers and body written apart made every answer wait for the client's delayed ACK (40 ms).
+    for path in ("/_local/clock", "/nowhere", "/echo/fast"):
+        times = _keep_alive_times(fixture_stack, path, 40)
+        assert statistics.median(times) < 20, (path, sorted(times))
+
+
+def test_twenty_concurrent_clients_are_served_without_queueing_behind_the_front(fixture_stack: LocalStack):
+    results: list[list[float]] = []
+
+    def client() -> None:
+        results.append(_keep_alive_times(fixture_stack, "/_local/clock", 20))
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    times = [ms for result in results for ms in result]
+    assert len(times) == 400
+    assert statistics.median(times) < 30, sorted(times)
+
+
+# ---------------------------------------------------------------------------------- pages
+
+
+def _page(reply: Reply) -> str:
+    assert reply.status == 200, reply.text
+    assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
+    policy = reply.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "style-src 'self'" in policy and "form-action 'self'" in policy
+    assert "unsafe-inline" not in policy and "script-src" not in policy
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in reply.text.lower()
+    assert ' style="' not in reply.text, "no inline style: the CSP would block it"
+    return reply.text
+
+
+def test_the_landing_page_shows_what_runs_and_links_to_everything(fixture_stack: LocalStack):
+    text = _page(fixture_stack.get("/"))
+    now = _moment(fixture_stack.now())
+    for function in Template.load(FIXTURES / "template.yaml").functions():
+        assert function.function_id in text and function.name in text
+    assert f'<a href="{fixture_stack.url}/">{fixture_stack.url}</a>' in text
+    for link in ("/_local/docs", "/_local/docs?spec=local", "/_local/outbox.html", "/_local/local-openapi.json"):
+        assert f'href="{link}"' in text
+    for link in ("/_local/docs?spec=local", "/_local/outbox.html", "/_local/local-openapi.json"):
+        assert fixture_stack.get(link).status == 200, link  # (the fixture's handlers have no OpenAPI models)
+    assert '<link rel="stylesheet" href="/_local/pages.css">' in text
+    css = fixture_stack.get("/_local/pages.css")
+    assert css.status == 200 and css.headers["Content-Type"].startswith("text/css") and b"body" in css.body
+    for job in ("demo", "nightly"):
+        assert f'<form method="post" action="/_local/jobs/{job}">' in text
+        assert f"curl -s -X POST {fixture_stack.url}/_local/jobs/{job}" in text
+    assert "No demo data" in text, "the tests' stacks start with SEED=0"
+    assert "not kept" in text, "without --state-dir nothing is kept"
+    shown = re.search(r'Every function sees <strong class="mono">([^<]+)</strong>', text)
+    assert shown and abs(_moment(shown.group(1)) - now) < 5
+
+
+def test_only_the_root_is_a_page_other_unknown_paths_stay_json_404s(fixture_stack: LocalStack):
+    for path in ("/index.html", "/_local/", "/_local/outbox.htm"):
+        _problem(fixture_stack.get(path), 404, "not_found")
+    _problem(fixture_stack.post("/"), 404, "not_found")
+
+
+def test_the_outbox_page_shows_links_and_codes_newest_first_and_escapes_everything(fixture_stack: LocalStack):
+    address = f"page.{uuid.uuid4().hex[:8]}@example.com"
+    phone = f"+4917{uuid.uuid4().int % 10**9:09d}"
+    link = f"{fixture_stack.url}/verify-email?token=tok{uuid.uuid4().hex[:6]}&lang=en"
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    sent = fixture_stack.post(
+        "/email",
+        json={
+            "to": address,
+            "subject": f"Your code {hostile}",
+            "text": f"Open {link}. Your code is 482913. javascript:alert(1) {hostile}",
+            "html": "<p>hi</p>",
+            "csv": "a\n",
+        },
+    )
+    assert sent.status == 200, sent.text
+    assert fixture_stack.post("/sms", json={"to": phone, "text": f"Code 771204 {hostile}"}).status == 200
+
+    text = _page(fixture_stack.get("/_local/outbox.html"))
+    assert "<img" not in text and "onerror=alert(1)>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text, "shown, as text"
+    escaped_link = html.escape(link)
+    assert f'<a href="{escaped_link}" rel="noopener noreferrer">{escaped_link}</a>' in text
+    assert 'href="javascript:' not in text
+    assert '<span class="code secret">482913</span>' in text
+    assert '<span class="code secret">771204</span>' in text
+    assert text.index("771204") < text.index("482913"), "newest first: the SMS was sent last"
+    assert text.index(phone) < text.index(address)
+    assert "<details><summary>export.csv</summary><pre>a\n</pre></details>" in text, "a text attachment, readable"
+
+    mine = _page(fixture_stack.get(f"/_local/outbox.html?to={address.upper()}"))
+    assert "482913" in mine and "771204" not in mine
+    assert "1 message to" in mine
+
+
+def test_the_clock_forms_move_and_reset_the_time_from_the_stacks_own_pages_only(fixture_stack: LocalStack):
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": fixture_stack.url}
+    before = _moment(fixture_stack.now())
+    moved = fixture_stack.post("/_local/clock", body="advance_seconds=86400", headers=form)
+    assert moved.status == 303 and moved.headers["Location"] == "/#clock"
+    assert 86400 <= _moment(fixture_stack.now()) - before < 86400 + 5
+    assert "ahead of real time" in fixture_stack.get("/").text
+
+    elsewhere = {**form, "Origin": "https://evil.example"}
+    _problem(fixture_stack.post("/_local/clock", body="reset=1", headers=elsewhere), 403, "cross_origin")
+    assert _moment(fixture_stack.now()) - time.time() > 86000, "a foreign form changed nothing"
+
+    reset = fixture_stack.post("/_local/clock", body="reset=1", headers=form)
+    assert reset.status == 303
+    assert abs(_moment(fixture_stack.now()) - time.time()) < 5
+    bad = fixture_stack.post("/_local/clock", body="advance_seconds=soon", headers=form)
+    _problem(bad, 422, "validation_error")
+
+
+def test_delete_resets_the_clock_to_real_time(fixture_stack: LocalStack):
+    fixture_stack.advance_clock(30 * 86400)
+    assert _moment(fixture_stack.get("/time").json["now"]) - time.time() > 29 * 86400
+    reply = fixture_stack.delete("/_local/clock")
+    assert reply.status == 200, reply.text
+    assert abs(_moment(reply.json["now"]) - time.time()) < 5
+    assert abs(fixture_stack.get("/time").json["timestamp"] - time.time()) < 5, "the handlers' time too"
+
+
+def test_a_job_form_runs_the_job_and_shows_its_summary(fixture_stack: LocalStack):
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": fixture_stack.url}
+    text = _page(fixture_stack.post("/_local/jobs/demo", body="", headers=form))
+    assert "Job <span" in text and "&quot;processed&quot;: 3" in text
+    _problem(fixture_stack.post("/_local/jobs/prod-only", body="", headers=form), 404, "not_found")
+    elsewhere = {**form, "Origin": "https://evil.example"}
+    _problem(fixture_stack.post("/_local/jobs/demo", body="", headers=elsewhere), 403, "cross_origin")
+
+
+def test_the_local_routes_have_an_openapi_document_of_their_own(fixture_stack: LocalStack):
+    from openapi_spec_validator import validate
+
+    reply = fixture_stack.get("/_local/local-openapi.json")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/json"
+    document = reply.json
+    validate(document)
+    assert document["servers"] == [{"url": fixture_stack.url}]
+    assert set(document["paths"]["/_local/clock"]) == {"get", "post", "delete"}
+    [job] = document["paths"]["/_local/jobs/{job}"]["post"]["parameters"]
+    assert job["schema"]["enum"] == ["demo", "nightly"]
+    described = [path for path, operations in document["paths"].items() if "get" in operations]
+    assert {"/", "/_local/outbox", "/_local/outbox.html", "/_local/clock", "/_local/local-openapi.json"} <= set(
+        described
+    )
+    for path in described:  # what it describes is served (the API's document needs the real template's handlers)
+        if path not in ("/_local/openapi.json", "/_local/docs"):
+            assert fixture_stack.get(path).status == 200, path
+
+    local_docs = fixture_stack.get("/_local/docs?spec=local")
+    assert local_docs.status == 200 and '"title": "Portico local stack (/_local routes)"' in local_docs.text
+    assert 'href="/_local/docs">the API</a>' in local_docs.text
+
+
+# ---------------------------------------------------------------------------------- console
+
+
+def test_the_request_line_names_the_function_that_served_it(fixture_stack: LocalStack):
+    fixture_stack.get("/echo/named")
+    fixture_stack.get("/_local/clock")
+    output = fixture_stack.output()
+    assert re.search(r"^GET /echo/named 200 \d+ms EchoFunction$", output, re.MULTILINE), output[-2000:]
+    assert re.search(r"^GET /_local/clock 200 \d+ms$", output, re.MULTILINE)
+
+
+def test_a_port_in_use_is_one_clear_line_and_a_failure_exit(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "layers/common/python"), str(REPO_ROOT)]),
+        }
+        run = subprocess.run(
+            [sys.executable, "-m", "infra.local", "--port", str(port), "--template", str(FIXTURES / "template.yaml")],
+            cwd=REPO_ROOT,
+            env={**environment, "SEED": "0"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"infra.local: port {port} is in use; run with PORT={port + 1} make run (or --port {port + 1}), "
+        "or stop what is listening on it"
+    ]
+
+
+def test_the_page_helpers_escape_and_link_only_web_urls():
+    from infra.local import pages
+
+    assert pages.linkify('see https://a.example/x?a=1&b="2" and javascript:alert(1)') == (
+        'see <a href="https://a.example/x?a=1&amp;b=" rel="noopener noreferrer">https://a.example/x?a=1&amp;b=</a>'
+        "&quot;2&quot; and javascript:alert(1)"
+    )
+    assert pages.codes("Code 123456, not 1234567 or abc-654321", "again 123456") == ["123456"]
+    message = {"text": None, "html": '<a href="https://x.example/r?t=1&amp;u=2">go</a> <a href="javascript:x">no</a>'}
+    assert pages.links(message) == ["https://x.example/r?t=1&u=2"]
