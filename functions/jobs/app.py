@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from portico import boot  # first: the collector off and boto3 in before the rest (see portico.boot)
+
+# isort: split
 from typing import Any
 
 from portico.jobs import JOBS
 from portico.observability import logger, metrics
+
+boot.ready("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,7 @@ Served from the same HTTP API as the JSON routes, so that the pages call the API
 origin (``connect-src 'self'``) and ``PUBLIC_URL`` can simply be the API's URL:
 
 * ``GET /portal/{account_id}``: the portal, a single page in plain HTML, CSS and ES modules that
-  uses only the portal routes (contract section 10). A merchant links to it, optionally with the
+  uses only the portal routes (docs/api/portal.md). A merchant links to it, optionally with the
   one-time ``?token=`` of ``POST /accounts/{a}/customers/{c}/portal-session``;
 * ``GET /verify-email``, ``/reset-password``, ``/accept-invitation``, ``/confirm-email``: each reads
   ``?token=`` in the browser and calls the route the email's flow belongs to;
@@ -21,6 +21,9 @@ computes with) substituted once, at import. Every answer carries a strict Conten
 
 from __future__ import annotations
 
+from portico import boot  # first: the collector off and boto3 in before the rest (see portico.boot)
+
+# isort: split
 import hashlib
 import json
 import re
@@ -31,6 +34,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from portico import access, http, money
 from portico.errors import NotFound
+
+boot.ready()
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"

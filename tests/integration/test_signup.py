@@ -37,7 +37,7 @@ def test_signup_creates_test_account_owner_and_sends_verification(api, outbox):
     credential = store.get(keys.credential("ada@example.com"))
     assert credential["user_id"] == answer.body["user_id"]
     assert credential["email_verified"] is False
-    assert credential["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=1$")
+    assert credential["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert STRONG not in json.dumps([user, credential], default=str)
 
     [message] = outbox("ada@example.com")

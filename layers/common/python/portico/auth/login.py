@@ -60,6 +60,9 @@ def login(body: LoginRequest, *, ip: str, user_agent: str) -> LoginStep:
         raise EmailNotVerified("Confirm your email address first; we can send the link again.")
     extra: dict[str, Any] = {"last_login_at": clock.iso(clock.now())}
     if needs_rehash:
+        # Made with other Argon2 parameters: store a new hash with this step's write, whose condition
+        # (repository.success_ops: the stored hash is still the one verified, the credential in the
+        # same state) makes a password changed meanwhile win; this login then fails instead.
         extra["password_hash"] = hashing.hash_password(body.password)
     step = next_step(credential, clock.timestamp(), password_done=False, mfa_done=False)
     return _advance(

@@ -1,0 +1,66 @@
+"""The in-process emulated stack the warm and job benchmarks run on: moto with every resource of
+``template.yaml`` and the real handlers called with API Gateway's events, exactly as the
+integration tests build it (``tests/integration/support.py``) and with the same catalogue of flows
+(``tests/integration/flows.py``); nothing of it is copied here but the two small fixtures that
+sign a person up and log them in (``tests/integration/conftest.py``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from infra.local.outbox import messages as read_outbox
+from portico import clock as portico_clock
+
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Portico")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "portico-bench")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+from tests.integration.flows import World  # after the environment above
+from tests.integration.support import PASSWORD, Api, FakeClock, Person, provisioned
+
+
+def _person(api: Api) -> object:
+    def make(
+        email: str = "ada@example.com",
+        password: str = PASSWORD,
+        name: str = "Ada Lovelace",
+        company: str = "Analytical Engines",
+    ) -> Person:
+        created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
+        assert created.status == 201, created.body
+        [message] = [m for m in read_outbox(email) if "verify-email?token=" in m["text"]][:1]
+        token = message["text"].split("verify-email?token=", 1)[1].split()[0]
+        assert api.post("/auth/verify-email", {"token": token}).status == 200
+        return Person(email, password, created.body["user_id"], created.body["account_id"])
+
+    return make
+
+
+def _login(api: Api) -> object:
+    def log_in(who: Person, password: str | None = None) -> str:
+        answer = api.post("/auth/login", {"email": who.email, "password": password or who.password})
+        assert answer.status == 200 and answer.body["status"] == "authenticated", answer.body
+        return str(answer.body["token"])
+
+    return log_in
+
+
+@contextlib.contextmanager
+def world() -> Iterator[World]:
+    """A fresh emulated stack and the flows' world on it, with the fake clock in use."""
+    with pytest.MonkeyPatch.context() as monkeypatch, provisioned(monkeypatch) as template:
+        clock = FakeClock()
+        portico_clock.use(clock)
+        try:
+            api = Api(template)
+            yield World(api, read_outbox, clock, _person(api), _login(api))  # type: ignore[arg-type]
+        finally:
+            portico_clock.reset()
