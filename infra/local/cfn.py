@@ -121,6 +121,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Consumer:
+    """One ``SQS`` event of a function: the queue Lambda's event source mapping polls for it."""
+
+    event_id: str
+    function_id: str
+    code_uri: Path
+    handler: str
+    queue_url: str
+    batch_size: int
+    reports_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
+
+
+@dataclass(frozen=True)
 class Job:
     """One ``Schedule``/``ScheduleV2`` event; ``input`` is the event the function receives."""
 
@@ -380,6 +393,7 @@ class Template:
             self._create_key(session, logical_id, self.resolve(resource.get("Properties") or {}))
         for logical_id, resource in self.resources("AWS::DynamoDB::Table").items():
             self._create_table(session, logical_id, self.resolve(resource.get("Properties") or {}))
+        self._create_queues(session)
         for logical_id, resource in self.resources("AWS::KMS::Alias").items():
             properties = self.resolve(resource["Properties"])
             session.client("kms").create_alias(AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"])
@@ -447,6 +461,34 @@ class Template:
         self._attributes[logical_id] = {"Arn": description["TableArn"]}
         if "LatestStreamArn" in description:
             self._attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
+
+    def _create_queues(self, session: boto3.Session) -> None:
+        """Queues first without their redrive policies (a policy names another queue's ARN), then
+        the policies and the other attributes."""
+        sqs = session.client("sqs")
+        queues = self.resources("AWS::SQS::Queue")
+        for logical_id, resource in queues.items():
+            raw = resource.get("Properties") or {}
+            name = (
+                _scalar_string(self.resolve(raw["QueueName"])) if "QueueName" in raw else f"{STACK_NAME}-{logical_id}"
+            )
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self._physical[logical_id] = url
+            self._attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+        for logical_id, resource in queues.items():
+            properties = self.resolve(resource.get("Properties") or {})
+            attributes = {
+                key: _scalar_string(properties[key])
+                for key in ("VisibilityTimeout", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds")
+                if key in properties
+            }
+            if "RedrivePolicy" in properties:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {k: _scalar_string(v) for k, v in properties["RedrivePolicy"].items()}
+                )
+            if attributes:
+                sqs.set_queue_attributes(QueueUrl=self._physical[logical_id], Attributes=attributes)
 
     @staticmethod
     def _verify_identity(ses: Any, identity: str) -> None:
@@ -560,6 +602,29 @@ class Template:
                 found[job.name] = job
         return list(found.values())
 
+    def consumers(self) -> list[Consumer]:
+        """Every ``SQS`` event: which function consumes which queue, and how."""
+        found = []
+        for function in self.functions():
+            for event_id, event in self._events(function.function_id, ("SQS",)):
+                properties = self.resolve(event.get("Properties") or {})
+                arn = str(properties["Queue"])
+                urls = [a["QueueUrl"] for a in self._attributes.values() if a.get("Arn") == arn and "QueueUrl" in a]
+                if not urls:
+                    raise TemplateError(f"{function.function_id}.{event_id}: queue {arn} is not provisioned")
+                found.append(
+                    Consumer(
+                        event_id=event_id,
+                        function_id=function.function_id,
+                        code_uri=function.code_uri,
+                        handler=function.handler,
+                        queue_url=urls[0],
+                        batch_size=int(properties.get("BatchSize", 10)),
+                        reports_failures="ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or []),
+                    )
+                )
+        return found
+
     def _events(self, function_id: str, types: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
         events = self._function_properties(function_id).get("Events") or {}
         for event_id, event in events.items():
@@ -588,7 +653,7 @@ class Template:
         )
 
 
-_PROVISIONED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::KMS::Alias")
+_PROVISIONED_TYPES = ("AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::SQS::Queue")
 
 
 def _scalar_string(value: Any) -> str:

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from infra.local.outbox import messages as read_outbox
 from portico import aws, config, keys, store
 from portico import clock as portico_clock
-from tests.integration.support import PASSWORD, Api, Calls, FakeClock, Person, provisioned
+from tests.integration.support import PASSWORD, Api, Calls, FakeClock, Person, consume, provisioned
 
 
 @pytest.fixture
@@ -48,6 +48,16 @@ def module_template_env():
 @pytest.fixture
 def api(template_env, clock) -> Api:
     return Api(template_env)
+
+
+@pytest.fixture
+def consumers(template_env, clock):
+    """Run the queue consumers (the personal data export) over what is queued: ``consumers()``."""
+
+    def run(*, retry_now: bool = False) -> dict[str, int]:
+        return consume(template_env, retry_now=retry_now)
+
+    return run
 
 
 @pytest.fixture

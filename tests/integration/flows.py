@@ -903,6 +903,99 @@ def _admin_password_reset_done(world: World, s: Subject, answer: Answer) -> None
     assert not session_works(world, s.token)
 
 
+def _member_of_admin(world: World, s: Subject) -> Person:
+    """The subject, logged in, is a member of an admin's account (who then handles their requests);
+    the admin is returned and the admin's token kept as ``s.admin_token``."""
+    admin = world.person(f"admin{s.n}@example.com")
+    logged_in(world, s)
+    join(admin.account_id, s.person)
+    # an owner is never erased: the subject leaves the account they signed up with
+    store.transact(
+        [
+            store.delete_op(keys.membership(s.person.account_id, s.person.user_id)),
+            store.delete_op(keys.member_email(s.person.account_id, s.email)),
+            store.update_op(keys.credential(s.email), "SET account_ids = :a", values={":a": [admin.account_id]}),
+        ]
+    )
+    s.admin = admin
+    s.admin_token = world.login(admin)
+    return admin
+
+
+def _consent(world: World, s: Subject) -> Call:
+    logged_in(world, s)
+    return Call("POST", "/me/privacy/consent", {"version": "1"}, token=s.token)
+
+
+def _consented(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["consent"]["version"] == "1" and answer.body["consent_current"] is True
+
+
+def _export(world: World, s: Subject) -> Call:
+    _member_of_admin(world, s)
+    return Call("POST", "/me/privacy/export", token=s.token)
+
+
+def _export_queued(world: World, s: Subject, answer: Answer) -> None:
+    shown = world.api.get("/me/privacy", token=s.token).body["requests"]
+    assert [(r["request_id"], r["type"]) for r in shown] == [(answer.body["request_id"], "export")]
+
+
+def _privacy_request(kind: str) -> Callable[[World, Subject], Call]:
+    def prepare(world: World, s: Subject) -> Call:
+        _member_of_admin(world, s)
+        return Call("POST", f"/me/privacy/{kind}-request", {"reason": "leaving"}, token=s.token)
+
+    return prepare
+
+
+def _request_pending(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "pending"
+    listed = world.api.get(f"/accounts/{s.admin.account_id}/privacy-requests", token=s.admin_token).body["items"]
+    assert [i["request_id"] for i in listed] == [answer.body["request_id"]]
+
+
+def _privacy_requests(world: World, s: Subject) -> Call:
+    filed = _privacy_request("restriction")(world, s).send(world.api)
+    assert filed.status == 202, filed.body
+    return Call("GET", f"/accounts/{s.admin.account_id}/privacy-requests", token=s.admin_token)
+
+
+def _resolve(kind: str, action: str) -> Callable[[World, Subject], Call]:
+    """An admin completes or rejects the subject's request of ``kind``."""
+
+    def prepare(world: World, s: Subject) -> Call:
+        filed = _privacy_request(kind)(world, s).send(world.api)
+        assert filed.status == 202, filed.body
+        s.request_id = filed.body["request_id"]
+        path = f"/accounts/{s.admin.account_id}/privacy-requests/{s.request_id}"
+        return Call("POST", path, {"action": action, "comment": "done"}, token=s.admin_token)
+
+    return prepare
+
+
+def _erased(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "completed"
+    assert store.get(keys.credential(s.email)) is None and store.get(keys.user(s.person.user_id)) is None
+    assert store.get(keys.membership(s.admin.account_id, s.person.user_id)) is None
+    assert not session_works(world, s.token)
+    assert [m for m in world.outbox(s.email) if "deleted" in (m["subject"] or "")]
+
+
+def _restricted(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "completed"
+    assert store.get(keys.credential(s.email))["processing_restricted"] is True
+    assert world.api.get("/me/privacy", token=s.token).body["restricted"] is True
+
+
+def _rejected(world: World, s: Subject, answer: Answer) -> None:
+    assert answer.body["status"] == "rejected"
+    assert world.api.get("/me", token=s.token).status == 200
+
+
+RESOLVE = "POST /accounts/{account_id}/privacy-requests/{request_id}"
+PRIVACY_REQUESTS = "GET /accounts/{account_id}/privacy-requests"
+
 FLOWS: dict[str, Flow] = {
     flow.name: flow
     for flow in [
@@ -948,6 +1041,29 @@ FLOWS: dict[str, Flow] = {
             204,
             _admin_password_reset_done,
         ),
+        Flow("privacy", "GET /me/privacy", _read("/me/privacy"), 200),
+        Flow("consent", "POST /me/privacy/consent", _consent, 200, _consented),
+        Flow("export", "POST /me/privacy/export", _export, 202, _export_queued),
+        Flow(
+            "deletion request", "POST /me/privacy/deletion-request", _privacy_request("deletion"), 202, _request_pending
+        ),
+        Flow(
+            "restriction request",
+            "POST /me/privacy/restriction-request",
+            _privacy_request("restriction"),
+            202,
+            _request_pending,
+        ),
+        Flow(
+            "privacy requests",
+            PRIVACY_REQUESTS,
+            _privacy_requests,
+            200,
+            requires=("POST /me/privacy/restriction-request",),
+        ),
+        Flow("deletion completed", RESOLVE, _resolve("deletion", "complete"), 200, _erased),
+        Flow("restriction completed", RESOLVE, _resolve("restriction", "complete"), 200, _restricted),
+        Flow("request rejected", RESOLVE, _resolve("deletion", "reject"), 200, _rejected),
         Flow("email change", "POST /me/email", _email_change, 202, _email_change_sent),
         Flow("email change confirm", "POST /me/email/confirm", _email_change_confirm, 200, _email_changed),
         Flow("my sessions", "GET /me/sessions", _read("/me/sessions"), 200),

@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from moto import mock_aws
 
 import infra.local.atomic  # noqa: F401  (DynamoDB conditional writes atomic, as in AWS)
+from infra.local import queues
 from infra.local.cfn import Template
 from infra.local.events import Request, Router, build_event
 from portico import aws, config, idempotency
@@ -172,6 +173,21 @@ class Api:
 
     def delete(self, path: str, token: str | None = None) -> Answer:
         return self.call("DELETE", path, None, None, token)
+
+
+def consume(template: Template, *, retry_now: bool = False) -> dict[str, int]:
+    """Deliver every queued message to its consumer function, as Lambda's event source mapping
+    would (see :mod:`infra.local.queues`); counts of messages done and failed."""
+    totals: Counter[str] = Counter()
+    for consumer in template.consumers():
+        module_name, _, function = consumer.handler.rpartition(".")
+        path = ROOT / consumer.code_uri / f"{module_name}.py"
+        spec = importlib.util.spec_from_file_location(f"_it_{consumer.function_id}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler = getattr(module, function)
+        totals.update(queues.drain(consumer, lambda event, h=handler: h(event, Context()), retry_now=retry_now))
+    return dict(totals)
 
 
 class Calls(Counter):

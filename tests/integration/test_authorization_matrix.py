@@ -1,13 +1,13 @@
-"""The authorization matrix (engineering guide section 7): every route of ``template.yaml`` is called
-by every kind of caller that must be refused, and by one that must not be.
+"""The authorization matrix: every route of ``template.yaml`` is called by every kind of caller that
+must be refused, and by one that must not be.
 
 The expectations are one explicit table, :data:`MATRIX`: ``(METHOD, path) -> requirement``. The
 cases are generated from the template's routes, so a route without an entry fails by name, and an
-entry without a route fails too (unless it is listed in :data:`PENDING`: contract routes that are
+entry without a route fails too (unless it is listed in :data:`PENDING`: routes of the API that are
 being built; they are checked like any other as soon as the template declares them). The table must
 also agree with what each handler declares (:func:`portico.access.requirement_of`).
 
-Who calls (contract sections 1 and 3):
+Who calls:
 
 * anyone: no token, a garbage token, an expired session, the wrong kind of token (a portal token
   where a user token is required and the other way round): ``401 unauthenticated``;
@@ -105,12 +105,17 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("POST", "/me/phone/release"): USER,
     ("POST", "/me/phone/release/confirm"): USER,
     ("POST", "/me/password/compromised"): USER,
+    ("GET", "/me/privacy"): USER,
+    ("POST", "/me/privacy/consent"): USER,
+    ("POST", "/me/privacy/export"): USER,
+    ("POST", "/me/privacy/deletion-request"): USER,
+    ("POST", "/me/privacy/restriction-request"): USER,
     ("GET", "/rights"): USER,
-    # accounts (contract section 6)
+    # accounts
     ("GET", "/accounts/{account_id}"): member(None),
     ("GET", "/accounts/{account_id}/security"): member("users"),
     ("PUT", "/accounts/{account_id}/security"): member("users"),
-    # users and rights (contract section 7)
+    # users and rights
     ("GET", "/accounts/{account_id}/users"): member("users"),
     ("POST", "/accounts/{account_id}/users"): member("users"),
     ("GET", "/accounts/{account_id}/users/{user_id}"): member("users"),
@@ -120,11 +125,13 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("POST", "/accounts/{account_id}/users/{user_id}/mfa-reset"): member("users"),
     ("POST", "/accounts/{account_id}/users/{user_id}/password-reset"): member("users"),
     ("GET", "/accounts/{account_id}/audit-log"): member("users"),
-    # settings and go-live (contract section 6)
+    ("GET", "/accounts/{account_id}/privacy-requests"): member("users"),
+    ("POST", "/accounts/{account_id}/privacy-requests/{request_id}"): member("users"),
+    # settings and go-live
     ("GET", "/accounts/{account_id}/settings"): member("settings"),
     ("PATCH", "/accounts/{account_id}/settings"): member("settings"),
     ("POST", "/accounts/{account_id}/go-live"): member("users"),
-    # the catalog (contract section 9): reads any member, writes settings
+    # the catalog: reads any member, writes settings
     ("GET", "/accounts/{account_id}/plans"): member(None),
     ("POST", "/accounts/{account_id}/plans"): member("settings"),
     ("GET", "/accounts/{account_id}/plans/{plan_id}"): member(None),
@@ -202,7 +209,7 @@ MATRIX: dict[tuple[str, str], Requirement] = {
     ("GET", "/assets/{version}/{file}"): PUBLIC,
 }
 
-# Contract routes being built: their absence from the template is no error (a PendingRoutes warning
+# Routes of the API being built: their absence from the template is no error (a PendingRoutes warning
 # lists them); as soon as the template declares one, it is checked like every other route.
 PENDING: frozenset[tuple[str, str]] = frozenset()
 
@@ -506,7 +513,7 @@ def test_route(world, route, case):
 
 
 class PendingRoutes(UserWarning):
-    """Contract routes the matrix expects that the template does not declare yet."""
+    """Routes of the API the matrix expects that the template does not declare yet."""
 
 
 def test_matrix_lists_exactly_the_template_routes():

@@ -1,5 +1,5 @@
-"""Faults of SES, SNS, KMS and DynamoDB on the main flows (contract section 1: an AWS dependency
-failing is ``503 service_unavailable``, never 500, and no state is left half-written).
+"""Faults of SES, SNS, KMS and DynamoDB on the main flows (an AWS dependency failing is ``503
+service_unavailable``, never 500, and no state is left half-written).
 
 For each flow and each AWS service it calls, the sweep fails that service's 1st call, then its 2nd,
 and so on to its last (how many there are is the flow's row in ``test_aws_call_budgets.py``), each
@@ -155,6 +155,22 @@ FORCED_CHANGE = frozenset(
 )
 COMPROMISE_COMMITTED = FORCED_CHANGE
 ADMIN_RESET_COMMITTED = FORCED_CHANGE
+# Completing a deletion takes the person out of each account (with its audit record), ends their
+# sessions and removes what is theirs before the transaction that deletes the login and completes
+# the request: an interruption leaves the person part-erased and the request pending; resolving
+# again finishes it.
+ERASURE_STEPS = frozenset(
+    {
+        "-member",
+        "-member_email",
+        "+audit",
+        "-session",
+        "-consent",
+        "-user_phone_code",
+        "-token",
+        "privacy_request.email",
+    }
+)
 COOLDOWN = 61  # one request a minute per address: the retry waits that long
 # A charge's invoice is written pending before the gateway is called (with its number): a failure
 # after that leaves it for the renewal job, which records what the gateway did or charges it then
@@ -229,6 +245,12 @@ SWEEPS = [
     Sweep("phone verify", frozenset({"user_phone_code.attempts"})),  # a comparison is taken first
     Sweep("phone release", frozenset({"+user_phone_code"})),
     Sweep("phone release confirm", frozenset({"user_phone_code.attempts"})),
+    Sweep("consent"),
+    Sweep("export"),
+    Sweep("deletion request"),
+    Sweep("deletion completed", ERASURE_STEPS),
+    Sweep("restriction completed"),
+    Sweep("request rejected"),
     Sweep("password compromised", COMPROMISE_COMMITTED),
     Sweep("admin password reset", ADMIN_RESET_COMMITTED),
     Sweep("portal pause"),
@@ -270,6 +292,10 @@ SAMPLE_KEYS: dict[str, keys.Key] = {
     "portal_code": keys.portal_code("acc_sample", "someone@example.com"),
     "phone_code": keys.phone_code("acc_sample", "cus_sample"),
     "user_phone_code": keys.user_phone_code("usr_sample", "verify"),
+    "consent": keys.consent("usr_sample", "2026-09-21T00:00:00Z"),
+    "privacy_request": keys.privacy_request("usr_sample", "req_sample"),
+    "privacy_pending": keys.pending_privacy_request("usr_sample", "deletion"),
+    "privacy_listing": keys.account_privacy_request("acc_sample", "req_sample"),
 }
 
 

@@ -62,14 +62,15 @@ POWERTOOLS_DYNAMODB_PERSISTENCE = (
 )
 
 # Resource kinds: the template's resources a statement can name, and the two AWS services whose
-# resources are not the template's (SES identities, SMS phone numbers).
+# resources are not the template's (SES identities, SMS phone numbers); the export queue.
 TABLE = "Table"
 INDEXES = "Table indexes"
 IDEMPOTENCY = "IdempotencyTable"
 KEY = "Key"
 SES = "SES"
 SNS = "SNS"
-KINDS = (TABLE, INDEXES, IDEMPOTENCY, KEY, SES, SNS)
+EXPORT_QUEUE = "PrivacyExportQueue"
+KINDS = (TABLE, INDEXES, IDEMPOTENCY, KEY, SES, SNS, EXPORT_QUEUE)
 
 _POWERTOOLS_IDEMPOTENCY_RECORDS = {
     "dynamodb:GetItem",
@@ -101,6 +102,7 @@ NEEDS: dict[str, dict[str, dict[str, set[str]]]] = {
     },
     "portico.notify.email": {"send": {SES: {"ses:SendRawEmail"}}},
     "portico.notify.sms": {"send": {SNS: {"sns:Publish"}}},
+    "portico.queues": {"send_export": {EXPORT_QUEUE: {"sqs:SendMessage"}}},
     # Powertools' DynamoDB persistence layer, built in _guarded and driven by once.
     "portico.idempotency": {
         "_guarded": {IDEMPOTENCY: set(_POWERTOOLS_IDEMPOTENCY_RECORDS)},
@@ -115,6 +117,7 @@ _KIND_OF_CALL = {
     ("portico.secrets_at_rest", "kms"): KEY,
     ("portico.notify.email", "ses"): SES,
     ("portico.notify.sms", "sns"): SNS,
+    ("portico.queues", "sqs"): EXPORT_QUEUE,
 }
 # Operations that need no permission of their own: TransactWriteItems is authorized per item.
 _AUTHORIZED_BY_PARTS = {"transact_write_items"}
@@ -138,6 +141,10 @@ _QUIET_THIRD_PARTY = (
     "botocore.exceptions",
     "botocore.config",
     "aws_lambda_powertools.utilities.typing",
+    # SQS partial batch responses: the processor returns the failures, Lambda's event source
+    # mapping acts on them (no boto3 or botocore in these packages)
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes.sqs_event",
 )
 
 
@@ -558,6 +565,8 @@ def _kind(resource: Any, actions: set[str], negated: bool) -> str:
         return IDEMPOTENCY
     if resource == {"Fn::GetAtt": ["Key", "Arn"]}:
         return KEY
+    if resource == {"Fn::GetAtt": [EXPORT_QUEUE, "Arn"]}:
+        return EXPORT_QUEUE
     raise AssertionError(f"unexpected resource {resource!r}")
 
 

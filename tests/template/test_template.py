@@ -81,6 +81,7 @@ def test_functions_get_only_the_actions_they_need(template):
         "sns:Publish",
         "kms:Encrypt",
         "kms:Decrypt",
+        "sqs:SendMessage",
     }
     for name, resource in raw["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":

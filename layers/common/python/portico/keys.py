@@ -44,6 +44,13 @@ portal login code of an email          pk=ACCOUNT#<account_id>    sk=PORTAL_CODE
 portal phone verification of customer  pk=ACCOUNT#<account_id>    sk=PHONE_CODE#<customer_id>
 a user's phone code (verify, release)  pk=USER#<user_id>          sk=PHONE_CODE#<purpose>
 scheduled job's mark                   pk=JOB#<job>               sk=MARK
+consents of a user, newest last        pk=USER#<user_id>          sk begins_with CONSENT#<iso time>
+privacy request of a user              pk=USER#<user_id>          sk=PRIVACY#<request_id>
+privacy requests of a user, by time    pk=USER#<user_id>          sk begins_with PRIVACY#
+a user's pending request of a type     pk=USER#<user_id>          sk=PRIVACY_PENDING#<type>
+privacy requests an account handles    pk=ACCOUNT#<account_id>    sk begins_with PRIVACY#
+audit records done by a user           gsi1pk=AUDIT_USER#<user_id> gsi1sk=<iso time>#<event id>
+audit records about a user             gsi2pk=AUDIT_USER#<user_id> gsi2sk=<iso time>#<event id>
 =====================================  ====================================================
 
 Ids of customers, subscriptions, invoices, payment methods and events sort by creation time
@@ -196,6 +203,29 @@ def audit_of(account_id: str) -> Query:
     """An account's audit records, by time."""
     partition = f"AUDIT#{account_id}"
     return Query("pk = :p", {":p": partition}, partition=partition)
+
+
+def audit_user_index(actor_id: str | None, target_id: str | None, ordered: str, event_id: str) -> Key:
+    """Index attributes of an audit record: by the user who acted (gsi1) and the user it is about
+    (gsi2), so that one person's records are found without reading whole logs (the data export)."""
+    index: Key = {}
+    if actor_id:
+        index |= {"gsi1pk": f"AUDIT_USER#{actor_id}", "gsi1sk": f"{ordered}#{event_id}"}
+    if target_id:
+        index |= {"gsi2pk": f"AUDIT_USER#{target_id}", "gsi2sk": f"{ordered}#{event_id}"}
+    return index
+
+
+def audit_by_user(user_id: str) -> Query:
+    """Records done by ``user_id`` (one per account the record is in)."""
+    partition = f"AUDIT_USER#{user_id}"
+    return Query("gsi1pk = :p", {":p": partition}, index=INDEX, partition=partition)
+
+
+def audit_about_user(user_id: str) -> Query:
+    """Records about ``user_id`` (one per account the record is in)."""
+    partition = f"AUDIT_USER#{user_id}"
+    return Query("gsi2pk = :p", {":p": partition}, index=INDEX2, partition=partition)
 
 
 def audit_fanout(event_id: str) -> Key:
@@ -363,6 +393,35 @@ def user_phone_code(user_id: str, purpose: str) -> Key:
     ``release`` (to the verified number, to clear it). Under the user id, which an email change
     leaves as it is."""
     return {"pk": f"USER#{user_id}", "sk": f"PHONE_CODE#{purpose}"}
+
+
+def consent(user_id: str, at: str) -> Key:
+    return {"pk": f"USER#{user_id}", "sk": f"CONSENT#{at}"}
+
+
+def consents_of(user_id: str) -> Query:
+    return _starting("pk", "sk", f"USER#{user_id}", "CONSENT#", None)
+
+
+def privacy_request(user_id: str, request_id: str) -> Key:
+    return {"pk": f"USER#{user_id}", "sk": f"PRIVACY#{request_id}"}
+
+
+def privacy_requests_of(user_id: str) -> Query:
+    return _starting("pk", "sk", f"USER#{user_id}", "PRIVACY#", None)
+
+
+def pending_privacy_request(user_id: str, kind: str) -> Key:
+    """The guard that keeps one pending request of a kind per user."""
+    return {"pk": f"USER#{user_id}", "sk": f"PRIVACY_PENDING#{kind}"}
+
+
+def account_privacy_request(account_id: str, request_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"PRIVACY#{request_id}"}
+
+
+def account_privacy_requests(account_id: str) -> Query:
+    return _starting("pk", "sk", f"ACCOUNT#{account_id}", "PRIVACY#", None)
 
 
 def job_mark(job: str) -> Key:

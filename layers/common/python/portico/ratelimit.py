@@ -3,7 +3,8 @@
 * :func:`cooldown` -- at most one event per ``seconds`` for a subject ("resend after 60 s");
   :func:`released_on_failure` gives the minute back when the event then fails (an SES outage
   must not make the retry wait).
-* :func:`quota` -- at most ``limit`` events per fixed window for a subject.
+* :func:`quota` -- at most ``limit`` events per fixed window for a subject;
+  :func:`quota_released_on_failure` takes the event back when what it counted then fails.
 
 Subjects (often email addresses, also of people who have no account) are stored only as hashes.
 """
@@ -48,7 +49,22 @@ def released_on_failure(scope: str, subject: str) -> Iterator[None]:
         raise
 
 
-def quota(scope: str, subject: str, limit: int, window_seconds: int) -> None:
+@contextlib.contextmanager
+def quota_released_on_failure(scope: str, subject: str, limit: int, window_seconds: int) -> Iterator[None]:
+    """:func:`quota`, given back if the block raises (a queue outage must not use up the quota)."""
+    key = quota(scope, subject, limit, window_seconds)
+    try:
+        yield
+    except Exception:
+        try:
+            store.update(key, "ADD hits :minus", condition="hits > :zero", values={":minus": -1, ":zero": 0})
+        except Exception:  # the caller's error stands; the quota then counts one event too many
+            logger.warning("could not give back a quota event", extra={"scope": scope})
+        raise
+
+
+def quota(scope: str, subject: str, limit: int, window_seconds: int) -> dict[str, str]:
+    """Count one event (``429`` past ``limit``); the counter's key."""
     now = clock.timestamp()
     window = int(now // window_seconds)
     window_end = (window + 1) * window_seconds
@@ -63,3 +79,4 @@ def quota(scope: str, subject: str, limit: int, window_seconds: int) -> None:
         )
     except store.ConditionFailed:
         raise TooManyRequests(math.ceil(window_end - now)) from None
+    return key

@@ -22,7 +22,20 @@ class Entry:
     record: dict[str, Any]
 
     def item(self, account_id: str) -> dict[str, Any]:
-        return {**keys.audit(account_id, self.ordered, self.event_id), "account_id": account_id, **self.record}
+        actor = self.record.get("actor") or {}
+        target = self.record.get("target") or {}
+        index = keys.audit_user_index(
+            str(actor["id"]) if actor.get("type") == "user" and actor.get("id") else None,
+            str(target["user_id"]) if isinstance(target, dict) and target.get("user_id") else None,
+            self.ordered,
+            self.event_id,
+        )
+        return {
+            **keys.audit(account_id, self.ordered, self.event_id),
+            **index,
+            "account_id": account_id,
+            **self.record,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,18 @@ def pending(before: str) -> Iterator[Fanout]:
 def withdraw_ops(ops: list[Write]) -> list[Write]:
     """Deletes of what ``ops`` put (records and markers)."""
     return [store.delete_op(store.deserialize({k: op["Put"]["Item"][k] for k in ("pk", "sk")})) for op in ops]
+
+
+def of_user(user_id: str) -> list[dict[str, Any]]:
+    """Every record done by or about ``user_id``, once each (a record is kept in every account it
+    concerns: the copies are one event), oldest first."""
+    found: dict[str, dict[str, Any]] = {}
+    for listing in (keys.audit_by_user(user_id), keys.audit_about_user(user_id)):
+        for item in store.query_all(listing):
+            record = store.plain(item)
+            seen = found.setdefault(str(record["event_id"]), {**record, "account_ids": []})
+            seen["account_ids"].append(str(record["account_id"]))
+    return sorted(found.values(), key=lambda r: (str(r["at"]), str(r["event_id"])))
 
 
 def page(account_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

@@ -71,6 +71,8 @@ class Credential(Record):
     reset_code_attempts: int | None = None
     phone: str | None = None
     phone_verified: bool = False
+    # a completed restriction request: only essential (security) notices, nothing optional
+    processing_restricted: bool = False
 
     @property
     def lockout(self) -> State:

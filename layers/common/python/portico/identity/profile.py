@@ -1,4 +1,4 @@
-"""``GET /me``: the logged-in user's own view, and ``PATCH /me`` (contract section 8).
+"""``GET /me``: the logged-in user's own view, and ``PATCH /me``.
 
 ``GET /me``: three reads: the session (by the access check), the credential (profile, password
 and 2FA state), and the user's memberships through the index; membership items carry their
@@ -29,6 +29,8 @@ from portico.identity.profile_models import ProfileChange
 DEFAULT_NOTIFICATIONS = {"security": True, "billing": True, "product_updates": False}
 
 OwnerProfileLocked = define("OwnerProfileLocked", 403, "owner_profile_locked", "Owner Profile Locked")
+ProcessingRestricted = define("ProcessingRestricted", 409, "processing_restricted", "Processing Restricted")
+NON_ESSENTIAL = ("billing", "product_updates")
 
 
 def own_credential(session: Session) -> Credential:
@@ -92,6 +94,10 @@ def update(session: Session, body: ProfileChange, *, ip: str) -> Me:
                     }
                 ],
                 "Security notices cannot be turned off.",
+            )
+        if credential.processing_restricted and any(wanted.get(kind) for kind in NON_ESSENTIAL):
+            raise ProcessingRestricted(
+                "Processing of your data is restricted at your request: only security notices are sent."
             )
         merged = {**DEFAULT_NOTIFICATIONS, **credential.notifications, **wanted}
         if merged != {**DEFAULT_NOTIFICATIONS, **credential.notifications}:

@@ -84,6 +84,11 @@ def get_user(user_id: str) -> User | None:
     return User(**{k: str(item.get(k, "")) for k in ("user_id", "email", "name", "language", "created_at")})
 
 
+def delete_user_op(user_id: str) -> Write:
+    """Erase the profile item of a login (a completed deletion request)."""
+    return store.delete_op(keys.user(user_id))
+
+
 def _membership_item(membership: Membership) -> dict[str, Any]:
     return {
         **keys.membership(membership.account_id, membership.user_id),
