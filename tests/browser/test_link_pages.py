@@ -139,8 +139,8 @@ def test_an_invitation_to_an_existing_login_asks_for_its_password(
 
 
 def test_the_email_change_link_page(page: Page, web_stack: LocalStack):
-    """POST /me/email/confirm is a contract route the API may not serve yet: then the page says
-    that confirming is not available here, instead of failing."""
+    """POST /me/email/confirm is a documented route (docs/api/me.md) the API may not serve yet: then
+    the page says that confirming is not available here, instead of failing."""
     served = web_stack.post("/me/email/confirm", json={"token": "x" * 43})
     page.goto(f"{web_stack.url}/confirm-email?token={'x' * 43}")
     expect(heading(page, "Confirm your new email address")).to_be_visible()

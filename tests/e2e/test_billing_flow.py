@@ -1,7 +1,7 @@
-"""Billing as a merchant runs it, over HTTP against the local stack (contract sections 6, 9 and 11):
-account settings, the product catalog, customers and their payment methods, subscriptions and
-their actions, invoices, the renewal job (a trial ending, dunning after a declined charge, the
-customer's email with a portal link), going live, and Idempotency-Key on a subscription.
+"""Billing as a merchant runs it, over HTTP against the local stack: account settings, the product
+catalog, customers and their payment methods, subscriptions and their actions, invoices, the renewal
+job (a trial ending, dunning after a declined charge, the customer's email with a portal link),
+going live, and Idempotency-Key on a subscription.
 
 One merchant signs up per module (sign-up hashes with Argon2). The stack's clock is shared by the
 whole session and only ever moved forward here, by relative amounts; after a move the merchant's
@@ -177,7 +177,7 @@ def merchant(local_stack: LocalStack) -> Merchant:
     return merchant
 
 
-# ----------------------------------------------------------------- section 6: settings
+# ---------------------------------------------------------------------------- settings
 
 
 def test_settings_read_and_patch(merchant: Merchant):
@@ -218,7 +218,7 @@ def test_settings_read_and_patch(merchant: Merchant):
     problem(merchant.patch(path, body="{oops", headers={"Content-Type": "application/json"}), 400, "malformed_json")
 
 
-# ----------------------------------------------------------------- section 9: the catalog
+# ---------------------------------------------------------------------------- the catalog
 
 
 CATALOG = {
@@ -324,7 +324,7 @@ def test_archived_plan_stays_on_its_subscriptions_and_is_not_sold_again(merchant
     problem(merchant.subscribe(customer["customer_id"], plan_id), 422, "validation_error")
 
 
-# ----------------------------------------------------------------- section 9: customers
+# ---------------------------------------------------------------------------- customers
 
 
 def test_customers_create_list_get_patch_and_timeline(merchant: Merchant):
@@ -462,7 +462,7 @@ def test_portal_session_link(merchant: Merchant):
     assert "portal.link_issued" in types
 
 
-# ----------------------------------------------------------------- section 9: subscriptions and invoices
+# ---------------------------------------------------------------------------- subscriptions and invoices
 
 
 def test_subscription_with_addon_and_coupon_and_its_first_invoice(merchant: Merchant):
@@ -678,8 +678,9 @@ def test_idempotency_key_on_subscription_create(merchant: Merchant):
 
 def test_idempotency_key_on_a_declined_subscription_create(merchant: Merchant):
     """The first answer was a 402 with a failed invoice and a declined charge: a retry with the same
-    key (a client that lost the answer) gets that answer again and repeats neither (contract section
-    1: "returns the first response and repeats no side effect"; Stripe replays a card decline too)."""
+    key (a client that lost the answer) gets that answer again and repeats neither (the
+    Idempotency-Key rule: "returns the first response and repeats no side effect"; Stripe replays a
+    card decline too)."""
     customer = merchant.customer()
     customer_id = customer["customer_id"]
     merchant.card(customer_id, "tok_fail_declined", "0002")
@@ -742,7 +743,7 @@ def test_concurrent_redemptions_of_a_coupon_stop_at_its_limit(merchant: Merchant
     assert sum(len(merchant.invoices(customer_id=c["customer_id"])) for c in customers) == 1
 
 
-# ----------------------------------------------------------------- section 11: the renewal job
+# ---------------------------------------------------------------------------- the renewal job
 
 
 def test_trial_ends_and_the_job_charges_the_first_period(merchant: Merchant):
@@ -789,7 +790,7 @@ def test_trial_with_failing_card_goes_to_dunning_emails_the_customer_and_expires
     assert sold.status == 201 and sold.json["state"] == "trialing", sold.text
     subscription_id = sold.json["subscription_id"]
     retry_days = merchant.get(f"{merchant.base}/settings").json["dunning_retry_days"]
-    assert retry_days == [1, 3, 5]  # the contract's default schedule
+    assert retry_days == [1, 3, 5]  # the default schedule
 
     merchant.stack.advance_clock(iso_z(sold.json["trial_end"]).timestamp() - now(merchant.stack) + HOUR)
     failed_at = datetime.fromtimestamp(now(merchant.stack), UTC)
@@ -882,7 +883,7 @@ def test_a_period_later_the_job_renews_ends_cancelled_and_leaves_paused_unbilled
     assert newest["state"] == "paid" and newest["period_start"] == back.json["current_period_start"]
 
 
-# ----------------------------------------------------------------- section 6: go-live (last: it copies the catalog)
+# ---------------------------------------------------------------------------- go-live (last: it copies the catalog)
 
 
 def test_go_live_copies_the_catalog_only(merchant: Merchant):

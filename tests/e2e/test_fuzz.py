@@ -5,7 +5,7 @@ its account logged in to the portal sends a portal token on the ``/portal/`` rou
 parameters named like their ids (``account_id``, ``user_id``) are either the real ones or generated
 ones, so both the tenant's own resources and other or missing ones are tried. Checks: no 5xx, the
 status, content type, headers and body of every answer as the document declares them, and every
-error a problem+json document with a string ``code`` (contract section 1).
+error a problem+json document with a string ``code``.
 
 Bounded for ``make test``: six examples per operation with one fixed seed, about 20 s with the
 stack's start on a 2-core machine. ``make fuzz`` runs a campaign (``PORTICO_FUZZ_EXAMPLES``,
@@ -156,8 +156,8 @@ def api_schema(local_stack, merchants):
                 # "Valid input is accepted" cannot hold here: a schema-valid login or token is still
                 # refused (401, 404, 409) unless it happens to name a real user.
                 "positive_data_acceptance": {"enabled": False},
-                # An undeclared method on a declared path is an unknown route: 404 not_found by the
-                # contract (section 1), as API Gateway routes it, not 405.
+                # An undeclared method on a declared path is an unknown route: 404 not_found in this
+                # API (docs/api.md, "Unknown routes"), as API Gateway routes it, not 405.
                 "unsupported_method": {"enabled": False},
                 # Invalid input is refused with a 4xx; a body over 64 KiB is refused before parsing.
                 "negative_data_rejection": {"expected-statuses": REFUSALS},
@@ -168,7 +168,7 @@ def api_schema(local_stack, merchants):
 
 
 def problem_details(ctx, response, case) -> None:
-    """Every error is RFC 9457 problem+json with a string ``code`` (contract section 1)."""
+    """Every error is RFC 9457 problem+json with a string ``code``."""
     if response.status_code < 400:
         return
     headers = {name.lower(): values for name, values in response.headers.items()}

@@ -1,7 +1,7 @@
-"""The customer portal as a customer uses it, over HTTP against the local stack (contract section
-10): the merchant configures it, the customer logs in with the code from the outbox (in their
-language), looks at and changes their details, subscriptions, payment methods and invoices, orders
-a plan that needs a verified phone, and the merchant's one-time link logs in directly.
+"""The customer portal as a customer uses it, over HTTP against the local stack: the merchant
+configures it, the customer logs in with the code from the outbox (in their language), looks at and
+changes their details, subscriptions, payment methods and invoices, orders a plan that needs a
+verified phone, and the merchant's one-time link logs in directly.
 
 One merchant signs up per module. The stack's clock is shared by the session and only moved
 forward here; the merchant logs in again when a clock move ended its session.

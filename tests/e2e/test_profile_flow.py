@@ -1,6 +1,6 @@
-"""My profile over HTTP against the local stack (contract section 8): a merchant user verifies a
-phone with the code from the outbox's SMS, SMS password recovery works while it is verified, the
-phone is released with a code sent to it, and recovery by SMS then sends nothing.
+"""My profile over HTTP against the local stack: a merchant user verifies a phone with the code from
+the outbox's SMS, SMS password recovery works while it is verified, the phone is released with a
+code sent to it, and recovery by SMS then sends nothing.
 """
 
 from __future__ import annotations

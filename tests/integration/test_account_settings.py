@@ -1,7 +1,7 @@
-"""An account's settings (contract section 6): ``GET, PATCH /accounts/{a}/settings`` with the right
-``settings``. Every field, what a PATCH leaves alone, the audit record of a change, the new name in
-the members' list of accounts, the ``payouts`` right that needs ``payouts_enabled``, and AWS
-failures that must leave the settings as they were."""
+"""An account's settings: ``GET, PATCH /accounts/{a}/settings`` with the right ``settings``. Every
+field, what a PATCH leaves alone, the audit record of a change, the new name in the members' list of
+accounts, the ``payouts`` right that needs ``payouts_enabled``, and AWS failures that must leave the
+settings as they were."""
 
 from __future__ import annotations
 
@@ -318,8 +318,8 @@ def test_a_change_is_audited_with_old_and_new_values_of_what_changed(api, owner,
 
 
 def test_changes_made_within_one_second_are_listed_newest_first(api, owner):
-    """The audit log is newest first (contract section 7), also for changes less than a second apart
-    (a script, or two admins): its records sort by the time in seconds, then by the event's id."""
+    """The audit log is newest first, also for changes less than a second apart (a script, or two
+    admins): its records sort by the time in seconds, then by the event's id."""
     for percent in range(1, 7):
         assert patch(api, owner, {"vat_percent": percent}).status == 200
     records = audit_records(api, owner, "account.settings_changed")

@@ -1,4 +1,4 @@
-"""Bad input on every route of the template: a clear 4xx in the contract's error shape, never a 5xx,
+"""Bad input on every route of the template: a clear 4xx in the API's error shape, never a 5xx,
 no echo of what was sent, and nothing written.
 
 The cases are generated from the template's route list and from each handler's own OpenAPI schema
@@ -302,7 +302,7 @@ def _body_cases(route: RouteInput) -> Iterator[Case]:
         yield Case(route, f"malformed JSON ({name})", body=text, expect=malformed)
     if route.body_required:
         yield Case(route, "empty body", body="", loc=("body",))
-    # Python's json module takes NaN; the contract's "not JSON" or the schema must refuse it.
+    # Python's json module takes NaN; the "not JSON" check (400 malformed_json) or the schema must refuse it.
     first = next(iter(_main(schema).get("properties") or {"a": None}))
     yield Case(route, "NaN literal", body=f'{{"{first}": NaN}}', expect=((422, "validation_error"), *malformed))
     for name, text in NOT_AN_OBJECT.items():

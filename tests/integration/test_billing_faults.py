@@ -1,5 +1,5 @@
-"""Faults while charging (contract sections 1, 9 and 11): charging is a write to two systems, and a
-fault at any step between them must neither lose a charge nor make a second one.
+"""Faults while charging: charging is a write to two systems, and a fault at any step between them
+must neither lose a charge nor make a second one.
 
 The order (``portico.billing.invoices``): the invoice is written ``pending`` (with the time its
 charge began), the gateway is charged with a key derived from the invoice and its attempt, then

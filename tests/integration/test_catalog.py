@@ -1,7 +1,7 @@
-"""The product catalog (contract section 9): plans, add-ons, discounts and coupons. Creating, reading,
-listing page by page, changing and archiving them; handles unique per account and kind, coupon
-codes unique case-insensitively; coupons redeemed by new subscriptions within their limits; who may
-read and who may write; and races on the invariants."""
+"""The product catalog: plans, add-ons, discounts and coupons. Creating, reading, listing page by
+page, changing and archiving them; handles unique per account and kind, coupon codes unique
+case-insensitively; coupons redeemed by new subscriptions within their limits; who may read and who
+may write; and races on the invariants."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Races on the contract's invariants: requests released at once from threads against the emulation
+"""Races on the API's invariants: requests released at once from threads against the emulation
 (each thread runs its own copy of the handlers, as concurrent Lambda invocations do, and moto's
 DynamoDB is atomic per operation, as DynamoDB is: ``infra/local/atomic.py``).
 

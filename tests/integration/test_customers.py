@@ -1,4 +1,4 @@
-"""Customers, their payment methods and timeline, and the portal link (contract section 9).
+"""Customers, their payment methods and timeline, and the portal link.
 
 Emails need not be unique and ``?email=`` finds every customer with one through the index (never a
 scan); every change is on the timeline with its old and new values; a customer has at most one
@@ -206,7 +206,7 @@ def test_customers_may_share_an_email_and_the_lookup_finds_them_all_through_the_
 
 def test_the_email_lookup_pages_like_every_list(api, owner):
     """``?limit=`` with ``?email=``: every customer with the address must be reachable, a page at a
-    time, as in every list of the API (contract section 1)."""
+    time, as in every list of the API."""
     ada, token = owner
     same = [new_customer(api, owner, name=f"Grace {n}")["customer_id"] for n in range(3)]
     seen, cursor = [], None

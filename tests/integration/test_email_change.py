@@ -1,6 +1,6 @@
-"""Changing the login's email address through the real handlers (contract section 8): the
-reauthentication window, the owner lock, both emails, the move of the credential with its guards,
-the links and sessions that end with the old address, the race for one address, and SES faults."""
+"""Changing the login's email address through the real handlers: the reauthentication window, the
+owner lock, both emails, the move of the credential with its guards, the links and sessions that end
+with the old address, the race for one address, and SES faults."""
 
 from __future__ import annotations
 

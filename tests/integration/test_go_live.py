@@ -1,9 +1,8 @@
-"""Going live (contract section 6, ``portico/billing/golive.py``): ``POST /accounts/{a}/go-live``
-creates the test account's linked live account with copies of the catalog (plans, add-ons,
-discounts, coupons, archived ones too, coupons with no redemptions) and of the members with their
-rights, owner flag and status -- nothing else: settings, customers, payment methods,
-subscriptions and invoices stay in the test account, and an invitation not yet accepted is not a
-member, so it is not copied.
+"""Going live (``portico/billing/golive.py``): ``POST /accounts/{a}/go-live`` creates the test
+account's linked live account with copies of the catalog (plans, add-ons, discounts, coupons,
+archived ones too, coupons with no redemptions) and of the members with their rights, owner flag and
+status -- nothing else: settings, customers, payment methods, subscriptions and invoices stay in the
+test account, and an invitation not yet accepted is not a member, so it is not copied.
 
 The copy is resumable: the live account's id is reserved first and the account is created
 ``opening`` (nobody can use it yet), every copy is written as its original is now, and the test

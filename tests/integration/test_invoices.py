@@ -1,5 +1,5 @@
-"""Invoices through the API (contract section 9): lines, discounts, VAT rounded half-up once per
-invoice in minor units, currencies with 0, 2 and 3 decimals, lists and their filters."""
+"""Invoices through the API: lines, discounts, VAT rounded half-up once per invoice in minor units,
+currencies with 0, 2 and 3 decimals, lists and their filters."""
 
 from __future__ import annotations
 
@@ -199,8 +199,8 @@ def test_the_list_pages_with_a_cursor(shop, clock):
 
 
 def test_a_customers_invoices_page_with_a_cursor_too(shop, clock):
-    """``?customer_id=`` lists like every list (contract section 1): ``limit`` and a cursor to the
-    rest; none of a customer's invoices may be out of reach."""
+    """``?customer_id=`` lists like every list (docs/api.md, "Lists and pagination"): ``limit`` and
+    a cursor to the rest; none of a customer's invoices may be out of reach."""
     plan = shop.plan()
     customer = shop.paying_customer()
     for _ in range(3):

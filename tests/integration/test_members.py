@@ -1,4 +1,4 @@
-"""The member list with each member's second factor, and the admin's 2FA reset (contract section 7)."""
+"""The member list with each member's second factor, and the admin's 2FA reset."""
 
 import base64
 import json

@@ -1,9 +1,8 @@
-"""Logging in to the customer portal (contract section 10, README "Customer portal"): the portal's
-public configuration and the merchant's settings for it, the emailed one-time code (language,
-branding, lifetime, cooldown, single use, attempts, the per-IP limit, unknown and hidden addresses,
-an email that cannot be sent), the merchant's one-time link, and the portal session (its own kind
-of token, the account's lifetimes, logout, and the end of every session when the portal is turned
-off).
+"""Logging in to the customer portal (README "Customer portal"): the portal's public configuration
+and the merchant's settings for it, the emailed one-time code (language, branding, lifetime,
+cooldown, single use, attempts, the per-IP limit, unknown and hidden addresses, an email that cannot
+be sent), the merchant's one-time link, and the portal session (its own kind of token, the account's
+lifetimes, logout, and the end of every session when the portal is turned off).
 
 Everything is asserted as a customer or a merchant sees it: answers, the emails in the outbox, the
 portal routes a token opens, the merchant's audit log; the table only to show that a code is

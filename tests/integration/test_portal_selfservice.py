@@ -1,8 +1,7 @@
-"""What a customer does in the portal (contract section 10, README "Customer portal"): their
-details (each change on the timeline the merchant reads, as the customer), their subscriptions
-(pause, resume, cancel, the card they pay with) within what the merchant's portal settings allow,
-their payment methods and invoices, and ordering a plan, with a phone verified by SMS for the plans
-that need one.
+"""What a customer does in the portal (README "Customer portal"): their details (each change on the
+timeline the merchant reads, as the customer), their subscriptions (pause, resume, cancel, the card
+they pay with) within what the merchant's portal settings allow, their payment methods and invoices,
+and ordering a plan, with a phone verified by SMS for the plans that need one.
 
 Everything is scoped to the session's customer: anything of another customer, of the same account
 or of another, answers 404 as if it did not exist, and stays as it was. Asserted through the API,

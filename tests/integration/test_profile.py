@@ -1,5 +1,5 @@
-"""My profile (contract section 8): ``PATCH /me``, the phone verified by SMS and its release, a
-reported password compromise, and an admin's password reset (section 4), with the attacks on each."""
+"""My profile: ``PATCH /me``, the phone verified by SMS and its release, a reported password
+compromise, and an admin's password reset, with the attacks on each."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The hourly ``subscription-renewal`` job (contract section 11; ``portico.billing.renewal``): what
-a merchant sees through the API, and the run's summary, when the job runs at scale, twice for one
-moment, twice at once, late, after the schedule stopped, and with one subscription's step failing.
+"""The hourly ``subscription-renewal`` job (``portico.billing.renewal``): what a merchant sees
+through the API, and the run's summary, when the job runs at scale, twice for one moment, twice at
+once, late, after the schedule stopped, and with one subscription's step failing.
 
 Covered elsewhere, and not repeated here: every DynamoDB call and gateway fault of a renewal or a
 retry, one subscription at a time (``test_billing_faults.py``); the default 1/3/5-day dunning

@@ -1,4 +1,4 @@
-"""Subscriptions through the API (contract section 9)."""
+"""Subscriptions through the API."""
 
 from __future__ import annotations
 
@@ -581,8 +581,8 @@ def test_the_same_key_replays_a_resume_without_a_second_charge(shop, clock):
 
 
 def test_the_same_key_after_a_declined_first_charge_charges_no_second_time(shop):
-    """The contract: the same key within 24 h returns the first response and repeats no side
-    effect. A declined first charge has one (a failed invoice, a declined transaction)."""
+    """The Idempotency-Key rule: the same key within 24 h returns the first response and repeats no
+    side effect. A declined first charge has one (a failed invoice, a declined transaction)."""
     plan = shop.plan(1999)
     customer = shop.paying_customer(token="tok_fail")
     first = shop.subscribe(customer, plan, key="declined-1")

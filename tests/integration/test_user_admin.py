@@ -1,5 +1,5 @@
-"""User administration (contract section 7): invitations, rights, deny access, delete, the owner
-and last-manager protections, the audit log."""
+"""User administration: invitations, rights, deny access, delete, the owner and last-manager
+protections, the audit log."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The HTTP API's ``$default`` route: there is exactly one, AuthFunction serves it (template.yaml
-says why, at the ``Unmatched`` event), and what it answers is the contract's problem+json 404
+says why, at the ``Unmatched`` event), and what it answers is the API's problem+json 404
 ``not_found``, made without any AWS call, so the function's grants play no part in it."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""portico.money: currencies and minor units, half-up rounding, an invoice's totals (contract
-section 9), and plain formatting. Examples from the contract, then properties checked against
-oracles written in integer arithmetic."""
+"""portico.money: currencies and minor units, half-up rounding, an invoice's totals, and plain
+formatting. Worked examples first, then properties checked against oracles written in integer
+arithmetic."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def test_valid_discounts():
     assert Discount(percent=None, amount=700, description="7 off").line(5000) == Line("7 off", 1, -700)
 
 
-# --- totals: contract examples -------------------------------------------------------------------
+# --- totals: worked examples ---------------------------------------------------------------------
 
 
 def test_plan_and_add_ons_times_quantity_with_a_percent_discount_and_vat():

@@ -1,4 +1,4 @@
-"""The password policy: every reason code of the contract, Unicode length, toggles, merging, bounds."""
+"""The password policy: every reason code of the API, Unicode length, toggles, merging, bounds."""
 
 import subprocess
 import sys
@@ -152,7 +152,7 @@ def test_emoji_and_cjk_count_one_code_point_each():
     assert check_password("Kx9!mP2#vL7🔒", DEFAULT) == []  # 12 code points, 15 UTF-16 units, 15 UTF-8 bytes
     assert check_password("Kx9!mP2#vL🔒", DEFAULT) == ["too_short"]
     assert check_password("密码Kx9!mP2#vL", DEFAULT) == []
-    # a ZWJ sequence is one picture but three code points; the contract counts code points
+    # a ZWJ sequence is one picture but three code points; the policy counts code points
     assert check_password("Kx9!mP2#v👩\u200d💻", DEFAULT) == []
 
 

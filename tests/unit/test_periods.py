@@ -1,6 +1,6 @@
-"""portico.billing.periods: calendar periods that keep their anchor day (contract section 9: a
-monthly subscription started on 31 January renews on 28 or 29 February, then on 31 March), in the
-account's time zone, with a documented rule for DST gaps and folds."""
+"""portico.billing.periods: calendar periods that keep their anchor day (a monthly subscription
+started on 31 January renews on 28 or 29 February, then on 31 March), in the account's time zone,
+with a documented rule for DST gaps and folds."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def first(anchor: datetime, unit, count: int, tz: str, k: int) -> list[datetime]
     return list(islice(boundaries(anchor, unit, count, tz), k))
 
 
-# --- the contract's example and calendar edges -----------------------------------------------------
+# --- the 31 January example and calendar edges -----------------------------------------------------
 
 
 def test_monthly_from_31_january_renews_on_the_last_of_february_then_on_31_march():

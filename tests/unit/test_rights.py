@@ -1,4 +1,4 @@
-"""The rights rules (contract section 7), as pure functions."""
+"""The rights rules, as pure functions."""
 
 from __future__ import annotations
 

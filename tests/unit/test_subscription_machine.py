@@ -1,5 +1,5 @@
-"""The subscription state machine (contract section 9), as the pure function it is: every action
-from every state, and the invariants after each step, explored with Hypothesis' stateful testing."""
+"""The subscription state machine, as the pure function it is: every action from every state, and
+the invariants after each step, explored with Hypothesis' stateful testing."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 // Amounts and dates for the reader's language. Amounts are integers in the currency's minor units
-// (contract section 1); the exponent comes from the ISO 4217 table the server embeds in the page
+// (docs/api.md, "Conventions"); the exponent comes from the ISO 4217 table the server embeds in the page
 // (the one it computes invoices with), so JPY has no decimals and BHD three, whatever a browser's
 // own data says. The decimal goes to Intl.NumberFormat as a string: exact, no float rounding.
 

@@ -1,6 +1,6 @@
 // The pages behind the links in Portico's emails: /verify-email, /reset-password,
 // /accept-invitation and /confirm-email. Each reads ?token= once (and takes it out of the address
-// bar and the history at once), then calls the API route of its flow (contract sections 2, 4, 7, 8).
+// bar and the history at once), then calls the API route of its flow.
 
 import { idempotencyKey, request, takeToken } from "./api.js";
 import { applyAccent } from "./color.js";

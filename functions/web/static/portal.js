@@ -1,6 +1,6 @@
 // The customer portal: one page at /portal/{account_id}, views chosen by the URL's hash
 // (#/subscriptions, #/subscriptions/{id}, #/invoices, #/invoices/{id}, #/payment-methods,
-// #/details, #/order). It uses only the portal routes of the API (contract section 10).
+// #/details, #/order). It uses only the portal routes of the API (docs/api/portal.md).
 //
 // The session token lives in sessionStorage (this tab only, gone when it closes) and nowhere
 // else; it is dropped on logout and on any 401. A merchant's one-time link (?token=...) is taken

@@ -13,11 +13,11 @@ an anonymous caller learns nothing about a body's schema. The authorization matr
 (``tests/integration/test_authorization_matrix.py``) fails naming any route that has no entry
 there or whose declaration disagrees with it.
 
-Rules (contract section 3): a missing, invalid, expired or revoked token is ``401
-unauthenticated``; user and portal tokens are different kinds and never stand in for each other;
-on ``/accounts/{account_id}`` routes a missing or inactive membership is ``404 not_found`` (existence
-never leaks across tenants), a missing right ``403 forbidden``, and an account that enforces 2FA
-refuses sessions opened without a second factor with ``403 mfa_required``.
+Rules: a missing, invalid, expired or revoked token is ``401 unauthenticated``; user and portal
+tokens are different kinds and never stand in for each other; on ``/accounts/{account_id}`` routes a
+missing or inactive membership is ``404 not_found`` (existence never leaks across tenants), a
+missing right ``403 forbidden``, and an account that enforces 2FA refuses sessions opened without a
+second factor with ``403 mfa_required``.
 """
 
 from __future__ import annotations

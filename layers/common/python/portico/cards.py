@@ -1,4 +1,4 @@
-"""Raw card numbers are refused wherever a body may carry one (contract section 9).
+"""Raw card numbers are refused wherever a body may carry one.
 
 Portico stores only a payment provider's token for a card, never its number: holding card numbers
 would bring the whole system into PCI DSS scope. A body is refused (``422

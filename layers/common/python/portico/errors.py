@@ -38,7 +38,7 @@ def define(name: str, status: int, code: str, title: str) -> type[PorticoError]:
 
 
 class ValidationFailed(PorticoError):
-    """422 with the offending locations, shaped like the contract's ``errors`` list."""
+    """422 with the offending locations, shaped like the API's ``errors`` list (docs/api.md, "Errors")."""
 
     status = 422
     code = "validation_error"

@@ -1,5 +1,5 @@
-"""``Idempotency-Key`` for POSTs that create something (contract section 1), on Powertools'
-idempotency utility and the template's idempotency table.
+"""``Idempotency-Key`` for POSTs that create something, on Powertools' idempotency utility and the
+template's idempotency table.
 
 The same key within 24 h returns the first response (status and body) and repeats no side
 effect. The key is scoped by route; the request body is part of the record, so reusing a key with

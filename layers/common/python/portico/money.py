@@ -1,11 +1,11 @@
 """Money: ISO 4217 currencies and their minor units, half-up rounding, and an invoice's totals.
 
-This module owns the money rules of the contract (section 9): an amount is an ``int`` in the
-currency's minor units (cents for EUR, yen for JPY, fils for BHD); the subtotal of an invoice is the
-sum of its lines; a percent discount applies to the whole subtotal and is rounded half-up to minor
-units; a fixed discount never takes the net below zero; VAT is charged on the net at the account's
-``vat_percent`` and rounded half-up once per invoice (never per line); the total is the net plus
-VAT. It also formats an amount as a plain decimal string for emails and logs.
+This module owns the money rules of the API: an amount is an ``int`` in the currency's minor units
+(cents for EUR, yen for JPY, fils for BHD); the subtotal of an invoice is the sum of its lines; a
+percent discount applies to the whole subtotal and is rounded half-up to minor units; a fixed
+discount never takes the net below zero; VAT is charged on the net at the account's ``vat_percent``
+and rounded half-up once per invoice (never per line); the total is the net plus VAT. It also
+formats an amount as a plain decimal string for emails and logs.
 
 It is pure (standard library only): no I/O, no clock, no floats. Every invalid input is a
 ``ValueError`` so that a pydantic validator can turn it into a ``422 validation_error``.
@@ -206,7 +206,7 @@ def validate_vat_percent(vat_percent: object) -> Decimal:
 
 
 def totals(lines: Iterable[Line], discount: Discount | None, vat_percent: Decimal) -> Totals:
-    """The totals of an invoice, as the contract (section 9) says:
+    """The totals of an invoice:
 
     - subtotal: the sum of the lines' amounts (the plan, the add-ons times their quantities);
     - discount: a percent of the whole subtotal rounded half-up, or a fixed amount that never

@@ -1,4 +1,4 @@
-"""List pages (contract section 1): ``?limit=`` 1..100 (default 50) and an opaque ``?cursor=``.
+"""List pages: ``?limit=`` 1..100 (default 50) and an opaque ``?cursor=``.
 
 A cursor is the url-safe base64 of the DynamoDB key of the last item shown. It only continues the
 list it came from (same partition, same kind of item): anything else is ``422 validation_error``,

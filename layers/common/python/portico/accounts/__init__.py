@@ -1,3 +1,2 @@
-"""Accounts: the account, its memberships and rights, its security settings, and who is acting
-in it (:class:`~portico.accounts.caller.Caller`), contract sections 6 and 7. Storage is
-:mod:`portico.accounts.repository`."""
+"""Accounts: the account, its memberships and rights, its security settings, and who is acting in it
+(:class:`~portico.accounts.caller.Caller`). Storage is :mod:`portico.accounts.repository`."""

@@ -1,5 +1,4 @@
-"""Bodies of the account routes (contract sections 6 and 7): the account as a member sees it, and
-the rights catalog."""
+"""Bodies of the account routes: the account as a member sees it, and the rights catalog."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ class CompanyDetails(BaseModel):
 
 
 class AccountSettings(BaseModel):
-    """An account's settings (contract section 6)."""
+    """An account's settings."""
 
     name: str
     language: Language

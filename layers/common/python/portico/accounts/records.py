@@ -54,7 +54,7 @@ class Account(Record):
     go_live: dict[str, Any] | None = None  # a go-live in progress: its live account and how far it got
     opening: bool = False  # a live account whose go-live has not finished: nobody may use it yet
     created_at: str | None = None
-    # settings (contract section 6)
+    # settings (``GET, PATCH /accounts/{a}/settings``)
     currency: str = "EUR"
     vat_percent: Decimal = Decimal(0)
     timezone: str = "UTC"

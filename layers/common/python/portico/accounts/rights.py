@@ -1,4 +1,4 @@
-"""The rights catalog (contract section 7): one place that names every right and what it needs.
+"""The rights catalog: one place that names every right and what it needs.
 
 Rights compose per user; ``full_access`` grants every right, present and future. Every route that
 needs more than a login names one of these in its access declaration (:mod:`portico.access`).

@@ -1,4 +1,4 @@
-"""Accounts: reading one, and its security settings (contract section 6).
+"""Accounts: reading one, and its security settings.
 
 Changing an account's security settings recomputes the effective settings of every member
 (:mod:`portico.accounts.security`), so logins keep reading a single item.

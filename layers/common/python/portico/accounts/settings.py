@@ -1,5 +1,5 @@
-"""An account's settings (contract section 6): name, language, currency, VAT, time zone, logo and
-terms URLs, company details, payouts and the dunning schedule.
+"""An account's settings: name, language, currency, VAT, time zone, logo and terms URLs, company
+details, payouts and the dunning schedule.
 
 ``PATCH`` changes only what is sent (``null`` clears the logo, the terms URL or a company detail);
 it is conditional on the account's ``version`` and retried when another change won, and its audit

@@ -1,3 +1,3 @@
 """Authentication: the login credential, the login step machine, passwords and their recovery,
-the second factor, merchant sessions and login challenges (contract sections 3, 4 and 5).
+the second factor, merchant sessions and login challenges.
 Storage of credentials is :mod:`portico.auth.repository`."""

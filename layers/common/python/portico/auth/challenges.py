@@ -1,5 +1,5 @@
-"""Login challenges (contract section 3): a single-purpose token for exactly the next step of one
-login, valid 10 minutes, on the token-session core (:mod:`portico.tokens`).
+"""Login challenges: a single-purpose token for exactly the next step of one login, valid 10
+minutes, on the token-session core (:mod:`portico.tokens`).
 
 A challenge is bound to the state of the credential it was issued for (``bound_version``, the
 credential's ``auth_version``): once the password changed or was reset, or the second factor

@@ -1,4 +1,4 @@
-"""Lockout arithmetic (contract section 3), pure so it can be tested on its own.
+"""Lockout arithmetic, pure so it can be tested on its own.
 
 After ``THRESHOLD`` consecutive failures for one login, attempts are refused for a period that
 starts at 1 s and doubles with every further failure, up to ``MAX_LOCK_SECONDS``; a correct

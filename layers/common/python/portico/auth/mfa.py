@@ -1,5 +1,4 @@
-"""The second factor: TOTP enrollment and checks, recovery codes, reauthentication (contract
-sections 3 and 5).
+"""The second factor: TOTP enrollment and checks, recovery codes, reauthentication.
 
 Stored on the user's credential:
 

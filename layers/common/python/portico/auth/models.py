@@ -1,4 +1,4 @@
-"""Bodies of login, logout, sessions and password routes (contract sections 3 and 4)."""
+"""Bodies of login, logout, sessions and password routes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Merchant-user sessions (contract section 3), on the token-session core (:mod:`portico.tokens`).
+"""Merchant-user sessions, on the token-session core (:mod:`portico.tokens`).
 
 A token is ``ptu_`` + 256 random bits; only its SHA-256 is stored. Checking one costs a single
 consistent read. Lifetimes are the user's effective security settings at login (the strictest of

@@ -1,4 +1,3 @@
-"""Billing: the catalog (plans, add-ons, discounts, coupons), customers and their payment
-methods, subscriptions and their state machine, invoices with VAT, the payment gateway port, and
-the renewal with dunning (contract sections 9 and 11). Storage is
-:mod:`portico.billing.repository`."""
+"""Billing: the catalog (plans, add-ons, discounts, coupons), customers and their payment methods,
+subscriptions and their state machine, invoices with VAT, the payment gateway port, and the renewal
+with dunning. Storage is :mod:`portico.billing.repository`."""

@@ -1,4 +1,4 @@
-"""The catalog (contract section 9): plans, add-ons, discounts and coupons of an account.
+"""The catalog: plans, add-ons, discounts and coupons of an account.
 
 * A handle is unique per account and kind, and a coupon code per account case-insensitively:
   a guard item is put with the item in one conditional transaction, so two concurrent creations

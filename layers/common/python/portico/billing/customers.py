@@ -1,5 +1,5 @@
-"""Customers, their payment methods and their timeline (contract section 9), and the one-time
-link that logs a customer in to the portal.
+"""Customers, their payment methods and their timeline, and the one-time link that logs a customer
+in to the portal.
 
 * Emails need not be unique: several customers may share one. ``?email=`` finds them through an
   index keyed by the address (folded as logins are, :func:`portico.keys.normalise_email`), never by

@@ -1,7 +1,7 @@
-"""Telling a customer that a charge was declined (contract section 11): an email in the customer's
-language (else the account's) with a link to the account's portal, where they change the payment
-method. Sent after the outcome is recorded and best effort: a failure is logged and counted, and
-the next retry emails again."""
+"""Telling a customer that a charge was declined: an email in the customer's language (else the
+account's) with a link to the account's portal, where they change the payment method. Sent after the
+outcome is recorded and best effort: a failure is logged and counted, and the next retry emails
+again."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Going live (contract section 6): a test account gets its linked live account, with copies of the
-product catalog (plans, add-ons, discounts, coupons) and of the users with their rights -- nothing
-else: settings, customers, subscriptions and invoices stay in the test account.
+"""Going live: a test account gets its linked live account, with copies of the product catalog
+(plans, add-ons, discounts, coupons) and of the users with their rights -- nothing else: settings,
+customers, subscriptions and invoices stay in the test account.
 
 The copy is resumable rather than one transaction (a catalog and a team outgrow DynamoDB's 100
 items): the test account first reserves the live account's id (``go_live``, a conditional write,

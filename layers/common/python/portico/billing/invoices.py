@@ -1,4 +1,4 @@
-"""Invoices (contract section 9): their lines and totals, and charging them through the gateway.
+"""Invoices: their lines and totals, and charging them through the gateway.
 
 An invoice's lines are the plan and its add-ons times their quantities, and the discount as a
 negative line; its total follows :func:`portico.money.totals` (a percent discount of the whole

@@ -1,5 +1,5 @@
-"""Bodies of the billing routes (contract section 9): the catalog, customers and their payment
-methods, subscriptions and their actions, invoices, the timeline and the portal link.
+"""Bodies of the billing routes: the catalog, customers and their payment methods, subscriptions and
+their actions, invoices, the timeline and the portal link.
 
 Requests are strict (unknown fields and type coercion are 422); a ``PATCH`` changes only the
 fields sent. Money is an int in minor units of a ``currency``."""

@@ -1,10 +1,10 @@
 """Billing periods: calendar periods that keep their anchor day, in the account's time zone.
 
-This module owns when a subscription's periods begin and end (contract sections 9 and 11). A
-subscription has an *anchor*, the start of its first period; every later boundary is the n-th
-boundary counted from the anchor, never the previous end plus an interval, so the anchor's day
-survives short months, as Stripe and Chargebee do: monthly from 31 January gives 28 (29 in a leap
-year) February, then 31 March, 30 April, 31 May.
+This module owns when a subscription's periods begin and end. A subscription has an *anchor*, the
+start of its first period; every later boundary is the n-th boundary counted from the anchor, never
+the previous end plus an interval, so the anchor's day survives short months, as Stripe and
+Chargebee do: monthly from 31 January gives 28 (29 in a leap year) February, then 31 March, 30
+April, 31 May.
 
 Boundaries are computed on the local calendar of the account's IANA time zone and handed back as
 aware UTC datetimes:

@@ -1,4 +1,4 @@
-"""What the hourly ``subscription-renewal`` job does (contract section 11).
+"""What the hourly ``subscription-renewal`` job does.
 
 Every subscription says what it waits for next and when (``due_action``, ``due_at``), and is
 indexed under that hour; so is an invoice whose charge began but whose outcome was never written

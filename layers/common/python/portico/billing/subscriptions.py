@@ -1,4 +1,4 @@
-"""Subscriptions (contract section 9): creating one, and its state machine.
+"""Subscriptions: creating one, and its state machine.
 
 States and transitions::
 

@@ -1,5 +1,5 @@
-"""A password the user suspects is compromised (contract section 4, ``POST
-/me/password/compromised``; the seed's guideline: change it at once and tell the account admin).
+"""A password the user suspects is compromised (``POST /me/password/compromised``; what the user
+should then do: change it at once and tell the account admin).
 
 The credential moves to a new state with ``password_status = "compromised"`` (every challenge,
 reset link and code issued before ends, and the next login answers ``password_change_required``

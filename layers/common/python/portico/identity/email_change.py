@@ -1,4 +1,4 @@
-"""Changing the login's email address (contract section 8: ``POST /me/email``, ``/me/email/confirm``).
+"""Changing the login's email address (``POST /me/email``, ``/me/email/confirm``).
 
 The request needs a recent authentication (``POST /auth/reauthenticate`` within 15 minutes), since
 whoever holds the address holds the login (password resets go there). It sends a one-time link to

@@ -1,4 +1,4 @@
-"""Request and response bodies of the email change (contract section 8)."""
+"""Request and response bodies of the email change."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invitations (contract section 7): a user manager invites an email address into an account.
+"""Invitations: a user manager invites an email address into an account.
 
 * ``invite`` creates the membership as ``invited`` with the rights it will have, its email guard
   (one membership per address and account, also under concurrent invitations: the rest get

@@ -1,4 +1,4 @@
-"""Bodies of user administration and invitations (contract section 7)."""
+"""Bodies of user administration and invitations."""
 
 from __future__ import annotations
 

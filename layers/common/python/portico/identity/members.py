@@ -1,6 +1,5 @@
-"""An account's members as its user managers see them (contract section 7): the list, with each
-member's second factor and activity, changing and removing members, and resetting a member's
-second factor.
+"""An account's members as its user managers see them: the list, with each member's second factor
+and activity, changing and removing members, and resetting a member's second factor.
 
 * The list reads the account's memberships (one ``Query`` per page) and the members' logins (one
   ``BatchGetItem`` per page: name, ``mfa_enabled``, ``last_login_at`` and ``password_changed_at``

@@ -1,4 +1,4 @@
-"""Request and response bodies of sign-up and email verification (contract section 2)."""
+"""Request and response bodies of sign-up and email verification."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""A merchant user's own phone, verified by SMS (contract section 8); a verified phone is where
-``POST /auth/password/forgot`` with ``channel: "sms"`` sends its code (:mod:`portico.auth.passwords`
-reads ``phone`` and ``phone_verified`` on the credential, which is where this module keeps them).
+"""A merchant user's own phone, verified by SMS; a verified phone is where ``POST
+/auth/password/forgot`` with ``channel: "sms"`` sends its code (:mod:`portico.auth.passwords` reads
+``phone`` and ``phone_verified`` on the credential, which is where this module keeps them).
 
 * ``PUT /me/phone {number}`` (authenticated within 15 minutes): the number is validated and kept in
   E.164 form (:mod:`portico.phones`), stored on the credential as ``not_verified``, and a 6-digit

@@ -1,5 +1,5 @@
-"""Bodies of the logged-in user's own profile routes (contract section 8: ``PATCH /me``, the
-phone) and of a reported password compromise (section 4)."""
+"""Bodies of the logged-in user's own profile routes (``PATCH /me``, the phone) and of a reported
+password compromise."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sign-up and email verification (contract section 2).
+"""Sign-up and email verification.
 
 Sign-up creates a *test* account named after the company, its owner with full access, and a
 verification link, all in one conditional transaction; then it emails the link. If the email

@@ -1,4 +1,4 @@
-"""The daily ``password-expiry`` job (contract section 11).
+"""The daily ``password-expiry`` job.
 
 Reminders go out 14, 7 and 1 days before a password expires, each once, in the user's language;
 on the expiry day the password is marked expired, so the next login asks for a new one.

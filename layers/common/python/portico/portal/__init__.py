@@ -1,2 +1,2 @@
 """The customer portal: what a merchant's customers use to see and manage their subscriptions,
-with sessions of their own kind (contract section 10)."""
+with sessions of their own kind."""

@@ -1,6 +1,5 @@
-"""The portal's configuration (contract section 10): the merchant's settings (``GET, PUT
-/accounts/{a}/portal``, right ``settings``) and what the portal shows of them to anyone
-(``GET /portal/{a}/config``).
+"""The portal's configuration: the merchant's settings (``GET, PUT /accounts/{a}/portal``, right
+``settings``) and what the portal shows of them to anyone (``GET /portal/{a}/config``).
 
 The configuration is kept on the account (``portal``); ``PUT`` replaces it whole, omitted fields
 taking their defaults, and is audit-logged with the old and new values. Turning the portal off ends

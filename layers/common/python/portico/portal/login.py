@@ -1,5 +1,5 @@
-"""Logging in to the customer portal (contract section 10): a 6-digit code by email, or the
-merchant's one-time link; logging out.
+"""Logging in to the customer portal: a 6-digit code by email, or the merchant's one-time link;
+logging out.
 
 **Code request** (``POST /portal/{a}/login``): the account (its portal must be on), then one query
 of the address's index finds the customers with that address (the most recently created one logs

@@ -1,5 +1,5 @@
-"""Bodies and answers of the customer portal (contract section 10) and of its configuration by the
-merchant (``GET, PUT /accounts/{a}/portal``)."""
+"""Bodies and answers of the customer portal and of its configuration by the merchant (``GET, PUT
+/accounts/{a}/portal``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Verifying a customer's phone by SMS (contract section 10): the portal's fraud protection for
-plans marked ``requires_verified_phone``.
+"""Verifying a customer's phone by SMS: the portal's fraud protection for plans marked
+``requires_verified_phone``.
 
 ``PUT /portal/me/phone {number}``: the number is parsed and validated with Google's libphonenumber
 rules (:mod:`portico.phones`) and kept in E.164 form; a number starting with one of the account's

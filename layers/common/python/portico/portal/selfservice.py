@@ -1,5 +1,5 @@
-"""What a customer does in the portal (contract section 10): their details, subscriptions, payment
-methods and invoices, and ordering a plan.
+"""What a customer does in the portal: their details, subscriptions, payment methods and invoices,
+and ordering a plan.
 
 Every read and change is scoped to the session's customer in the session's account: a
 subscription, payment method or invoice of anyone else is ``404``, as if it did not exist. Changes

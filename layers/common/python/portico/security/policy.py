@@ -1,5 +1,5 @@
 """Password policy: an account's password rules (``PasswordPolicy``) and the check that names every
-rule a password breaks (contract section 4).
+rule a password breaks.
 
 A pure module: no I/O, no clock, no AWS; zxcvbn's lists load on the first guessability check.
 ``check_password`` returns the reason codes in ``REASONS`` order; ``require_strong`` raises
@@ -41,7 +41,7 @@ REASONS: tuple[str, ...] = (
     "repeated_characters",
     "reused",
 )
-"""Every reason code of the contract, in the order ``check_password`` reports them."""
+"""Every reason code of the API (``weak_password``'s ``reasons``), in the order ``check_password`` reports them."""
 
 SAFE_GUESSES = 10**10
 """Estimated guesses at or above which words and common passwords in a password are tolerated."""
@@ -65,7 +65,7 @@ _RUN_RE = re.compile(r"(.)" + r"\1" * MAX_RUN, re.DOTALL)  # one character MAX_R
 
 
 class PasswordPolicy(BaseModel):
-    """An account's password rules (``password_policy`` in the contract's section 6)."""
+    """An account's password rules (``password_policy`` in an account's security settings)."""
 
     # Strict like every request body it is part of (PUT /accounts/{a}/security): "8" is not 8.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -106,7 +106,7 @@ def require_strong(password: str, policy: PasswordPolicy, *, personal: Sequence[
 
 
 def check_password(password: str, policy: PasswordPolicy, *, personal: Sequence[str] = ()) -> list[str]:
-    """Every rule ``password`` breaks, as the contract's reason codes in ``REASONS`` order; [] when it passes.
+    """Every rule ``password`` breaks, as the API's reason codes in ``REASONS`` order; [] when it passes.
 
     ``personal`` holds what the user is known by: name, email, company name.
     """

@@ -1,10 +1,10 @@
-"""An account's security settings (contract section 6) and what they mean for one user.
+"""An account's security settings and what they mean for one user.
 
-A user may belong to several accounts; the strictest settings of them all apply to that user
-(contract section 4): the longest minimum length, every required class, the shortest positive
-maximum age, the longest history, the shortest session lifetimes, and 2FA if any account
-enforces it. The result (:class:`Effective`) is stored on the user's login credential whenever a
-membership or an account's settings change, so a login reads one item.
+A user may belong to several accounts; the strictest settings of them all apply to that user: the
+longest minimum length, every required class, the shortest positive maximum age, the longest
+history, the shortest session lifetimes, and 2FA if any account enforces it. The result
+(:class:`Effective`) is stored on the user's login credential whenever a membership or an account's
+settings change, so a login reads one item.
 """
 
 from __future__ import annotations

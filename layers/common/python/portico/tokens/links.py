@@ -1,4 +1,4 @@
-"""One-time links: the ``{PUBLIC_URL}/<page>?token=`` links in emails (contract section 1).
+"""One-time links: the ``{PUBLIC_URL}/<page>?token=`` links in emails.
 
 A link is stored under the SHA-256 of its secret with what it stands for; it works once
 (:func:`use_op`, a conditional write in the transaction of what it allows), until it expires.
