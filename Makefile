@@ -76,7 +76,7 @@ build: $(SAM_VENV)/.installed
 	$(SAM) build --template-file template.yaml
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed system-tools node-tools lint validate
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist loadgroup
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 # The OpenAPI document of every template route, generated from the handlers' models (committed;
 # a test fails while it is stale). The local stack serves it at /_local/openapi.json and /_local/docs.

@@ -1,4 +1,4 @@
-"""``make bench``: the performance budgets of the engineering guide, measured on this machine, and
+"""``make bench``: Portico's performance budgets, measured on this machine, and
 what the measured work would cost on AWS. See bench/README.md for the method and the caveats.
 
 Sections (``BENCH_SECTIONS``, comma-separated, default all, in this order):

@@ -44,7 +44,7 @@ OURS = ROOT / "layers/common/python"
 SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
 BUDGET = 1.3
 
-# The floor every HTTP handler needs, in the shape the engineering guide prescribes: boto3,
+# The floor every HTTP handler needs, in the shape every route handler is built: boto3,
 # pydantic's BaseModel (plain ``import pydantic`` is lazy) and a Powertools HTTP resolver with
 # validation enabled (which loads its OpenAPI layer). Its first invocation: that resolver
 # answering an unmatched path.
