@@ -55,10 +55,18 @@ Email = Annotated[
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class RequestBody(BaseModel):
+class Model(BaseModel):
+    """The base of Portico's models: each builds its validator when first used, not at import, so
+    a function pays only for the models its own routes use (billing's models are imported by
+    several functions that use a few of them)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class RequestBody(Model):
     """Strict JSON bodies: unknown fields and type coercion are errors, not guesses."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 # Length is the password policy's business (too_long is a reason it reports); the bound here only

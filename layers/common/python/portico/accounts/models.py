@@ -5,12 +5,12 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from portico.fields import Currency, Email, HttpsUrl, Language, Line, Percent, RequestBody, Timezone
+from portico.fields import Currency, Email, HttpsUrl, Language, Line, Model, Percent, RequestBody, Timezone
 
 
-class AccountView(BaseModel):
+class AccountView(Model):
     account_id: str
     name: str
     mode: Literal["test", "live"]
@@ -18,7 +18,7 @@ class AccountView(BaseModel):
     live_account_id: str | None = None
 
 
-class RightView(BaseModel):
+class RightView(Model):
     id: str
     name: str
     description: str
@@ -26,14 +26,14 @@ class RightView(BaseModel):
     constraint: str | None
 
 
-class CompanyDetails(BaseModel):
+class CompanyDetails(Model):
     legal_name: str | None = None
     address: str | None = None
     email: str | None = None
     phone: str | None = None
 
 
-class AccountSettings(BaseModel):
+class AccountSettings(Model):
     """An account's settings."""
 
     name: str
@@ -81,5 +81,5 @@ class SettingsPatch(RequestBody):
         return days
 
 
-class GoLive(BaseModel):
+class GoLive(Model):
     live_account_id: str

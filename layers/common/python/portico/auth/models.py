@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
-from portico.fields import Code, Email, Password, RequestBody, Secret
+from portico.fields import Code, Email, Model, Password, RequestBody, Secret
 
 
 class LoginRequest(RequestBody):
@@ -20,14 +20,14 @@ class PasswordStepRequest(RequestBody):
     new_password: Password
 
 
-class UserSummary(BaseModel):
+class UserSummary(Model):
     user_id: str
     email: str
     name: str
     language: str
 
 
-class LoginStep(BaseModel):
+class LoginStep(Model):
     """One answer of the login step machine; which fields are set depends on ``status``."""
 
     status: Literal["authenticated", "password_change_required", "mfa_required", "mfa_enrollment_required"]
@@ -44,7 +44,7 @@ class LoginStep(BaseModel):
         return {k: v for k, v in handler(self).items() if v is not None}
 
 
-class SessionInfo(BaseModel):
+class SessionInfo(Model):
     session_id: str
     created_at: str
     last_seen_at: str
@@ -53,7 +53,7 @@ class SessionInfo(BaseModel):
     current: bool
 
 
-class SessionList(BaseModel):
+class SessionList(Model):
     items: list[SessionInfo]
     next_cursor: str | None = None
 
@@ -76,7 +76,7 @@ class ResetPasswordRequest(RequestBody):
     code: Code | None = None
 
 
-class ResetResult(BaseModel):
+class ResetResult(Model):
     status: Literal["password_reset"] = "password_reset"
 
 
@@ -103,7 +103,7 @@ class ReauthenticateRequest(RequestBody):
     code: Code | None = None
 
 
-class Enrollment(BaseModel):
+class Enrollment(Model):
     """A TOTP secret to add to an authenticator app: as text, as an otpauth:// URI and as a QR code."""
 
     secret: str
@@ -111,5 +111,5 @@ class Enrollment(BaseModel):
     qr_svg: str
 
 
-class RecoveryCodes(BaseModel):
+class RecoveryCodes(Model):
     recovery_codes: list[str]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from portico.fields import Amount, Currency, Email, Handle, Language, Line, Percent, Quantity, RequestBody
+from portico.fields import Amount, Currency, Email, Handle, Language, Line, Model, Percent, Quantity, RequestBody
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 IntervalUnit = Literal["day", "month", "year"]
@@ -19,7 +19,7 @@ Moment = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{
 Id = Annotated[str, StringConstraints(min_length=4, max_length=64, pattern=r"^[a-z]+_[a-z0-9]+$")]
 
 
-class Page(BaseModel):
+class Page(Model):
     next_cursor: str | None = None
 
 
@@ -50,7 +50,7 @@ class PlanPatch(RequestBody):
     requires_verified_phone: bool | None = None
 
 
-class PlanView(BaseModel):
+class PlanView(Model):
     plan_id: str
     handle: str
     name: str
@@ -81,7 +81,7 @@ class AddonPatch(RequestBody):
     name: Line | None = None
 
 
-class AddonView(BaseModel):
+class AddonView(Model):
     addon_id: str
     handle: str
     name: str
@@ -119,7 +119,7 @@ class DiscountPatch(RequestBody):
     name: Line | None = None
 
 
-class DiscountView(BaseModel):
+class DiscountView(Model):
     discount_id: str
     handle: str
     name: str
@@ -150,7 +150,7 @@ class CouponPatch(RequestBody):
     valid_until: Moment | None = None
 
 
-class CouponView(BaseModel):
+class CouponView(Model):
     coupon_id: str
     code: str
     discount_id: str
@@ -176,7 +176,7 @@ class AddressIn(RequestBody):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
 
-class AddressView(BaseModel):
+class AddressView(Model):
     line1: str | None = None
     line2: str | None = None
     postal_code: str | None = None
@@ -207,7 +207,7 @@ class CustomerPatch(RequestBody):
     language: Language | None = None
 
 
-class CustomerView(BaseModel):
+class CustomerView(Model):
     customer_id: str
     email: str
     name: str | None
@@ -226,7 +226,7 @@ class CustomerList(Page):
     items: list[CustomerView]
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(Model):
     at: str
     source: Literal["portal", "admin", "system"]
     actor: dict[str, Any]
@@ -252,7 +252,7 @@ class PaymentMethodCreate(RequestBody):
     card: Card
 
 
-class PaymentMethodView(BaseModel):
+class PaymentMethodView(Model):
     payment_method_id: str
     brand: str
     last4: str
@@ -262,7 +262,7 @@ class PaymentMethodView(BaseModel):
     created_at: str
 
 
-class CardSummaryView(BaseModel):
+class CardSummaryView(Model):
     """What may be shown of the card a subscription is charged to."""
 
     payment_method_id: str
@@ -276,7 +276,7 @@ class PaymentMethodList(Page):
     items: list[PaymentMethodView]
 
 
-class PortalLink(BaseModel):
+class PortalLink(Model):
     url: str
     token: str
     expires_at: str
@@ -316,7 +316,7 @@ class PaymentMethodChoice(RequestBody):
     payment_method_id: Id
 
 
-class PlanSummary(BaseModel):
+class PlanSummary(Model):
     plan_id: str
     name: str
     amount: int
@@ -325,14 +325,14 @@ class PlanSummary(BaseModel):
     interval_count: int
 
 
-class AddonLine(BaseModel):
+class AddonLine(Model):
     addon_id: str
     name: str
     amount: int
     quantity: int
 
 
-class DiscountSummary(BaseModel):
+class DiscountSummary(Model):
     discount_id: str
     name: str
     percent: Percent | None
@@ -342,13 +342,13 @@ class DiscountSummary(BaseModel):
     coupon_id: str | None
 
 
-class DunningView(BaseModel):
+class DunningView(Model):
     attempt: int
     next_retry_at: str
     invoice_id: str
 
 
-class SubscriptionView(BaseModel):
+class SubscriptionView(Model):
     subscription_id: str
     state: Literal["trialing", "active", "paused", "cancelled", "expired"]
     plan_id: str
@@ -376,21 +376,21 @@ class SubscriptionList(Page):
 # ----------------------------------------------------------------- invoices
 
 
-class LineView(BaseModel):
+class LineView(Model):
     description: str
     quantity: int
     unit_amount: int
     amount: int
 
 
-class TransactionView(BaseModel):
+class TransactionView(Model):
     transaction_id: str
     amount: int
     state: Literal["succeeded", "declined"]
     created_at: str
 
 
-class InvoiceSummary(BaseModel):
+class InvoiceSummary(Model):
     invoice_id: str
     handle: str
     customer_id: str

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-from portico.fields import Email, RequestBody, Secret
+from portico.fields import Email, Model, RequestBody, Secret
 
 
 class ChangeEmailRequest(RequestBody):
@@ -15,5 +13,5 @@ class ConfirmEmailChangeRequest(RequestBody):
     token: Secret
 
 
-class EmailChanged(BaseModel):
+class EmailChanged(Model):
     email: str

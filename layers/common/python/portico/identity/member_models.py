@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, Strict
+from pydantic import Field, Strict
 
 from portico.accounts.rights import Right
-from portico.fields import Email, Line, Password, RequestBody, Secret
+from portico.fields import Email, Line, Model, Password, RequestBody, Secret
 
 MemberStatus = Literal["active", "disabled", "invited"]
 
 
-class Member(BaseModel):
+class Member(Model):
     """A member of an account as its user managers see them: the membership (status, rights) and,
     from the user's login, name, second factor and activity."""
 
@@ -28,7 +28,7 @@ class Member(BaseModel):
     password_changed_at: str | None
 
 
-class MemberList(BaseModel):
+class MemberList(Model):
     items: list[Member]
     next_cursor: str | None = None
 
@@ -43,7 +43,7 @@ class InviteRequest(RequestBody):
     rights: Rights = []
 
 
-class Invited(BaseModel):
+class Invited(Model):
     user_id: str
     status: Literal["invited"] = "invited"
 
@@ -56,7 +56,7 @@ class MemberChange(RequestBody):
     status: Literal["active", "disabled"] | None = None
 
 
-class Invitation(BaseModel):
+class Invitation(Model):
     account_name: str
     email: str
     expires_at: str
@@ -69,5 +69,5 @@ class AcceptInvitation(RequestBody):
     captcha_token: Secret | None = None
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     user_id: str

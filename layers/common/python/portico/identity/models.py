@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
-
-from portico.fields import Email, Language, Line, Password, RequestBody, Secret
+from portico.fields import Email, Language, Line, Model, Password, RequestBody, Secret
 
 
 class SignupRequest(RequestBody):
@@ -18,7 +16,7 @@ class SignupRequest(RequestBody):
     captcha_token: Secret | None = None
 
 
-class SignupResult(BaseModel):
+class SignupResult(Model):
     account_id: str
     user_id: str
 
@@ -27,7 +25,7 @@ class VerifyEmailRequest(RequestBody):
     token: Secret
 
 
-class VerifyEmailResult(BaseModel):
+class VerifyEmailResult(Model):
     status: Literal["verified"] = "verified"
 
 
@@ -35,17 +33,17 @@ class ResendVerificationRequest(RequestBody):
     email: Email
 
 
-class Phone(BaseModel):
+class Phone(Model):
     number: str
     status: Literal["verified", "not_verified"]
 
 
-class Mfa(BaseModel):
+class Mfa(Model):
     totp: bool
     recovery_codes_left: int
 
 
-class MyAccount(BaseModel):
+class MyAccount(Model):
     account_id: str
     name: str
     mode: str
@@ -55,7 +53,7 @@ class MyAccount(BaseModel):
     status: str
 
 
-class Me(BaseModel):
+class Me(Model):
     user_id: str
     email: str
     name: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
-from portico.fields import Code, Language, Line, RequestBody
+from portico.fields import Code, Language, Line, Model, RequestBody
 
 
 class NotificationsChange(RequestBody):
@@ -32,14 +32,14 @@ class PhoneCodeRequest(RequestBody):
     code: Code
 
 
-class PhoneCodeSent(BaseModel):
+class PhoneCodeSent(Model):
     number: str
     status: Literal["verified", "not_verified"]
     resend_after_seconds: int
     expires_in_seconds: int
 
 
-class VerifiedPhone(BaseModel):
+class VerifiedPhone(Model):
     number: str
     status: Literal["verified"] = "verified"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from portico.billing.models import (
     AddressView,
@@ -18,7 +18,7 @@ from portico.billing.models import (
     Text,
 )
 from portico.billing.records import Customer
-from portico.fields import Code, Email, Language, Line, RequestBody
+from portico.fields import Code, Email, Language, Line, Model, RequestBody
 
 ReasonId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 AccentColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
@@ -79,27 +79,27 @@ class PortalSettings(RequestBody):
 # ----------------------------------------------------------------- public configuration
 
 
-class PortalCompany(BaseModel):
+class PortalCompany(Model):
     name: str
     logo_url: str | None
     address: str | None
     email: str | None
 
 
-class PortalFeatures(BaseModel):
+class PortalFeatures(Model):
     pause: bool
     cancel: bool
     payment_methods: bool
     order: bool
 
 
-class PublicReason(BaseModel):
+class PublicReason(Model):
     id: str
     label: str
     labels: dict[str, str]
 
 
-class PublicConfig(BaseModel):
+class PublicConfig(Model):
     account_id: str
     company: PortalCompany
     accent_color: str
@@ -119,7 +119,7 @@ class CodeRequest(RequestBody):
     language: Language | None = None
 
 
-class CodeSent(BaseModel):
+class CodeSent(Model):
     resend_after_seconds: int
     expires_in_seconds: int
 
@@ -133,13 +133,13 @@ class LinkLogin(RequestBody):
     token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
-class PortalCustomer(BaseModel):
+class PortalCustomer(Model):
     customer_id: str
     email: str
     name: str | None
 
 
-class PortalLogin(BaseModel):
+class PortalLogin(Model):
     token: str
     expires_at: str
     customer: PortalCustomer
@@ -148,7 +148,7 @@ class PortalLogin(BaseModel):
 # ----------------------------------------------------------------- self-service
 
 
-class PortalMe(BaseModel):
+class PortalMe(Model):
     customer_id: str
     email: str
     name: str | None
@@ -182,13 +182,13 @@ class PhoneCode(RequestBody):
     code: Code
 
 
-class PhoneSent(BaseModel):
+class PhoneSent(Model):
     number: str
     resend_after_seconds: int
     expires_in_seconds: int
 
 
-class PortalPlan(BaseModel):
+class PortalPlan(Model):
     plan_id: str
     name: str
     amount: int
@@ -197,7 +197,7 @@ class PortalPlan(BaseModel):
     interval_count: int
 
 
-class PortalSubscription(BaseModel):
+class PortalSubscription(Model):
     subscription_id: str
     plan: PortalPlan
     state: Literal["trialing", "active", "paused", "cancelled", "expired"]
@@ -215,7 +215,7 @@ class PortalSubscriptionDetail(PortalSubscription):
     invoices: list[InvoiceSummary]
 
 
-class PortalSubscriptionList(BaseModel):
+class PortalSubscriptionList(Model):
     items: list[PortalSubscription]
 
 
@@ -233,15 +233,15 @@ class PortalOrder(RequestBody):
     payment_method_id: Id
 
 
-class PortalPlanList(BaseModel):
+class PortalPlanList(Model):
     items: list[PortalPlan]
 
 
-class PortalPaymentMethodList(BaseModel):
+class PortalPaymentMethodList(Model):
     items: list[PaymentMethodView]
 
 
-class PortalInvoiceList(BaseModel):
+class PortalInvoiceList(Model):
     items: list[InvoiceSummary]
 
 

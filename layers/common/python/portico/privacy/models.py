@@ -5,26 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
-from portico.fields import RequestBody
+from portico.fields import Model, RequestBody
 
 RequestType = Literal["export", "deletion", "restriction"]
 RequestStatus = Literal["pending", "completed", "rejected"]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 
-class Policy(BaseModel):
+class Policy(Model):
     version: str
     url: str
 
 
-class Consent(BaseModel):
+class Consent(Model):
     version: str
     accepted_at: str
 
 
-class MyRequest(BaseModel):
+class MyRequest(Model):
     request_id: str
     type: RequestType
     status: RequestStatus
@@ -32,7 +32,7 @@ class MyRequest(BaseModel):
     resolved_at: str | None = None
 
 
-class PrivacyView(BaseModel):
+class PrivacyView(Model):
     """``GET /me/privacy``: the policy in force, the user's consent to it (or to an earlier
     version), whether processing is restricted, and the user's requests, newest first."""
 
@@ -51,16 +51,16 @@ class PrivacyRequestBody(RequestBody):
     reason: FreeText | None = None
 
 
-class RequestAccepted(BaseModel):
+class RequestAccepted(Model):
     request_id: str
     status: RequestStatus
 
 
-class ExportAccepted(BaseModel):
+class ExportAccepted(Model):
     request_id: str
 
 
-class AccountRequest(BaseModel):
+class AccountRequest(Model):
     """A deletion or restriction request as the admins of one of the person's accounts see it."""
 
     request_id: str
@@ -76,7 +76,7 @@ class AccountRequest(BaseModel):
     comment: str | None = None
 
 
-class AccountRequestList(BaseModel):
+class AccountRequestList(Model):
     items: list[AccountRequest]
     next_cursor: str | None = None
 
