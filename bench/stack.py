@@ -2,7 +2,7 @@
 ``template.yaml`` and the real handlers called with API Gateway's events, exactly as the
 integration tests build it (``tests/integration/support.py``) and with the same catalogue of flows
 (``tests/integration/flows.py``); nothing of it is copied here but the two small fixtures that
-sign a person up and log them in (``tests/integration/conftest.py``)."""
+sign a person up and log them in come from its support module too."""
 
 from __future__ import annotations
 
@@ -24,33 +24,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from tests.integration.flows import World  # after the environment above
-from tests.integration.support import PASSWORD, Api, FakeClock, Person, provisioned
-
-
-def _person(api: Api) -> object:
-    def make(
-        email: str = "ada@example.com",
-        password: str = PASSWORD,
-        name: str = "Ada Lovelace",
-        company: str = "Analytical Engines",
-    ) -> Person:
-        created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
-        assert created.status == 201, created.body
-        [message] = [m for m in read_outbox(email) if "verify-email?token=" in m["text"]][:1]
-        token = message["text"].split("verify-email?token=", 1)[1].split()[0]
-        assert api.post("/auth/verify-email", {"token": token}).status == 200
-        return Person(email, password, created.body["user_id"], created.body["account_id"])
-
-    return make
-
-
-def _login(api: Api) -> object:
-    def log_in(who: Person, password: str | None = None) -> str:
-        answer = api.post("/auth/login", {"email": who.email, "password": password or who.password})
-        assert answer.status == 200 and answer.body["status"] == "authenticated", answer.body
-        return str(answer.body["token"])
-
-    return log_in
+from tests.integration.support import Api, FakeClock, login_maker, person_maker, provisioned
 
 
 @contextlib.contextmanager
@@ -61,6 +35,6 @@ def world() -> Iterator[World]:
         portico_clock.use(clock)
         try:
             api = Api(template)
-            yield World(api, read_outbox, clock, _person(api), _login(api))  # type: ignore[arg-type]
+            yield World(api, read_outbox, clock, person_maker(api), login_maker(api))
         finally:
             portico_clock.reset()

@@ -15,7 +15,15 @@ from botocore.exceptions import ClientError
 from infra.local.outbox import messages as read_outbox
 from portico import aws, config, keys, store
 from portico import clock as portico_clock
-from tests.integration.support import PASSWORD, Api, Calls, FakeClock, Person, consume, provisioned
+from tests.integration.support import (
+    Api,
+    Calls,
+    FakeClock,
+    consume,
+    login_maker,
+    person_maker,
+    provisioned,
+)
 
 
 @pytest.fixture
@@ -129,28 +137,9 @@ def aws_calls(template_env):
 @pytest.fixture
 def person(api, outbox):
     """Sign up and verify someone (through the API), returning who they are."""
-
-    def make(
-        email: str = "ada@example.com",
-        password: str = PASSWORD,
-        name: str = "Ada Lovelace",
-        company: str = "Analytical Engines",
-    ) -> Person:
-        created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
-        assert created.status == 201, created.body
-        [message] = [m for m in outbox(email) if "verify-email?token=" in m["text"]][:1]
-        token = message["text"].split("verify-email?token=", 1)[1].split()[0]
-        assert api.post("/auth/verify-email", {"token": token}).status == 200
-        return Person(email, password, created.body["user_id"], created.body["account_id"])
-
-    return make
+    return person_maker(api)
 
 
 @pytest.fixture
 def login(api):
-    def log_in(who: Person, password: str | None = None) -> str:
-        answer = api.post("/auth/login", {"email": who.email, "password": password or who.password})
-        assert answer.status == 200 and answer.body["status"] == "authenticated", answer.body
-        return answer.body["token"]
-
-    return log_in
+    return login_maker(api)

@@ -14,7 +14,7 @@ import importlib.util
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import infra.local.atomic  # noqa: F401  (DynamoDB conditional writes atomic, as
 from infra.local import queues
 from infra.local.cfn import Template
 from infra.local.events import Request, Router, build_event
+from infra.local.outbox import messages as read_outbox
 from portico import aws, config, idempotency
 from portico import clock as portico_clock
 
@@ -188,6 +189,36 @@ def consume(template: Template, *, retry_now: bool = False) -> dict[str, int]:
         handler = getattr(module, function)
         totals.update(queues.drain(consumer, lambda event, h=handler: h(event, Context()), retry_now=retry_now))
     return dict(totals)
+
+
+def person_maker(api: Api) -> Callable[..., Person]:
+    """``make(email, password, name, company)``: sign someone up and verify them through the API."""
+
+    def make(
+        email: str = "ada@example.com",
+        password: str = PASSWORD,
+        name: str = "Ada Lovelace",
+        company: str = "Analytical Engines",
+    ) -> Person:
+        created = api.post("/signup", {"email": email, "password": password, "name": name, "company": company})
+        assert created.status == 201, created.body
+        [message] = [m for m in read_outbox(email) if "verify-email?token=" in m["text"]][:1]
+        token = message["text"].split("verify-email?token=", 1)[1].split()[0]
+        assert api.post("/auth/verify-email", {"token": token}).status == 200
+        return Person(email, password, created.body["user_id"], created.body["account_id"])
+
+    return make
+
+
+def login_maker(api: Api) -> Callable[..., str]:
+    """``log_in(who, password=None)``: a session token for someone without a second factor."""
+
+    def log_in(who: Person, password: str | None = None) -> str:
+        answer = api.post("/auth/login", {"email": who.email, "password": password or who.password})
+        assert answer.status == 200 and answer.body["status"] == "authenticated", answer.body
+        return str(answer.body["token"])
+
+    return log_in
 
 
 class Calls(Counter):
