@@ -129,6 +129,7 @@ class Consumer:
     code_uri: Path
     handler: str
     queue_url: str
+    queue_arn: str
     batch_size: int
     reports_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
 
@@ -619,6 +620,7 @@ class Template:
                         code_uri=function.code_uri,
                         handler=function.handler,
                         queue_url=urls[0],
+                        queue_arn=arn,
                         batch_size=int(properties.get("BatchSize", 10)),
                         reports_failures="ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or []),
                     )

@@ -41,12 +41,14 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
-def drain(consumer: Consumer, invoke: Invoke, *, retry_now: bool = False, rounds: int = 50) -> dict[str, int]:
+def drain(
+    consumer: Consumer, invoke: Invoke, *, retry_now: bool = False, rounds: int = 50, sqs: Any = None
+) -> dict[str, int]:
     """Deliver the queue's visible messages to ``invoke`` batch by batch; counts of what was done
     and what failed. ``retry_now`` makes a failed message visible again at once (tests of
-    retries), instead of after the visibility timeout."""
-    sqs = boto3.client("sqs")
-    arn = sqs.get_queue_attributes(QueueUrl=consumer.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    retries), instead of after the visibility timeout; ``sqs`` is the client to use (a new one
+    when not given)."""
+    sqs = sqs or boto3.client("sqs")
     done = failed = 0
     for _ in range(rounds):
         received = sqs.receive_message(
@@ -59,7 +61,7 @@ def drain(consumer: Consumer, invoke: Invoke, *, retry_now: bool = False, rounds
             break
         failures: set[str]
         try:
-            answer = invoke(sqs_event(received, arn, sqs.meta.region_name))
+            answer = invoke(sqs_event(received, consumer.queue_arn, sqs.meta.region_name))
         except Exception:  # the invocation failed: the whole batch comes back
             failures = {m["MessageId"] for m in received}
         else:
@@ -105,10 +107,11 @@ class Poller:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        sqs = boto3.client("sqs")  # one client for the thread's life, not one a second
         while not self._stopping.wait(self._interval):
             for consumer in self._consumers:
                 try:
-                    drain(consumer, lambda event, c=consumer: self._invoke(c.function_id, event), rounds=5)
+                    drain(consumer, lambda event, c=consumer: self._invoke(c.function_id, event), rounds=5, sqs=sqs)
                 except Exception as error:  # the emulation stopping under us, or a bug: say it, go on
                     if not self._stopping.is_set():
                         print(f"infra.local: polling {consumer.event_id} failed: {error!r}", flush=True)

@@ -201,15 +201,7 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
     """Remove a member's second factor; nothing to remove is no error (the same end state)."""
     account_id = caller.account_id
     membership = find(account_id, user_id)
-    # The second factor belongs to the login, in all its accounts: only someone holding everything
-    # the member holds here may remove it (a `users` manager cannot strip a full-access admin's).
-    check_over(caller.membership, membership)
-    # An invitation is not yet a say over the login behind the address, nor is a member the
-    # account denied access: only an accepted, active membership reaches the login.
-    if membership.invited:
-        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
-    if not membership.active:
-        raise MemberDisabled("This member is denied access to the account; allow access first.")
+    _reaches_login(caller, membership)
     for _ in range(_ATTEMPTS):
         credential = _login_of(membership)
         if credential is None:
@@ -226,6 +218,19 @@ def reset_mfa(caller: Caller, user_id: str, *, ip: str) -> None:
         "second factor reset",
         extra={"user_id": user_id, "account_id": account_id, "by": caller.user_id, "sessions_ended": ended},
     )
+
+
+def _reaches_login(caller: Caller, membership: Membership) -> None:
+    """Whether ``caller`` may act on the login behind ``membership`` (its second factor, its
+    password). The login belongs to the member in all their accounts: only someone holding
+    everything the member holds here may act on it (a `users` manager cannot strip a full-access
+    admin's factor). An invitation is not yet a say over the login behind the address, nor is a
+    member the account denied access: only an accepted, active membership reaches the login."""
+    check_over(caller.membership, membership)
+    if membership.invited:
+        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
+    if not membership.active:
+        raise MemberDisabled("This member is denied access to the account; allow access first.")
 
 
 def _reset_once(caller: Caller, credential: Credential, ip: str) -> bool:
@@ -264,11 +269,7 @@ def reset_password(caller: Caller, user_id: str, *, ip: str) -> None:
     membership = find(account_id, user_id)
     if membership.owner:
         raise OwnerProtected("The account owner's password cannot be reset by another member.")
-    check_over(caller.membership, membership)
-    if membership.invited:
-        raise InvitationPending("This person has not accepted the invitation; there is no login of theirs to act on.")
-    if not membership.active:
-        raise MemberDisabled("This member is denied access to the account; allow access first.")
+    _reaches_login(caller, membership)
     for _ in range(_ATTEMPTS):
         credential = _login_of(membership)
         if credential is None:

@@ -35,7 +35,7 @@ from portico.identity import repository as identity
 from portico.identity.profile import DEFAULT_NOTIFICATIONS, own_credential
 from portico.notify import email
 from portico.observability import logger, metrics
-from portico.privacy import repository
+from portico.privacy import repository, service
 from portico.privacy.erasure import login_of
 from portico.privacy.models import ExportAccepted
 from portico.privacy.repository import PrivacyRequest
@@ -47,7 +47,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def request(session: Session, *, ip: str) -> ExportAccepted:
     credential = own_credential(session)
-    account_ids = [m.account_id for m in accounts.memberships_of(credential.user_id) if not m.invited]
+    account_ids = service.joined_accounts(credential.user_id)
     with ratelimit.quota_released_on_failure("privacy_export", credential.user_id, DAILY_EXPORTS, 86400):
         now = clock.now()
         wanted = PrivacyRequest(

@@ -111,7 +111,7 @@ def consent(session: Session, body: ConsentRequest, *, ip: str) -> PrivacyView:
             ip,
             {"version": current},
         )
-        records = audit.records(event, _accounts_of(credential))
+        records = audit.records(event, joined_accounts(credential.user_id))
         repository.write_all([repository.consent_op(session.user_id, record), *records.ops])
         audit.fan_out(records)
     return _view(session, credential, latest, requests)
@@ -122,7 +122,7 @@ def file_request(session: Session, kind: str, body: PrivacyRequestBody, *, ip: s
     if not session.recently_authenticated:
         raise ReauthenticationRequired("Confirm your password (and code) first: POST /auth/reauthenticate.")
     credential = own_credential(session)
-    account_ids = _accounts_of(credential)
+    account_ids = joined_accounts(credential.user_id)
     now = clock.now()
     request = PrivacyRequest(
         request_id=ids.new_sortable_id("req", now.timestamp()),
@@ -150,9 +150,10 @@ def file_request(session: Session, kind: str, body: PrivacyRequestBody, *, ip: s
     return RequestAccepted(request_id=request.request_id, status="pending")
 
 
-def _accounts_of(credential: Credential) -> list[str]:
-    """The accounts whose admins handle the person's requests: those they have joined."""
-    return [m.account_id for m in accounts.memberships_of(credential.user_id) if not m.invited]
+def joined_accounts(user_id: str) -> list[str]:
+    """The accounts a person has joined (not merely been invited to): their admins handle the
+    person's requests, and their audit logs record the person's privacy actions."""
+    return [m.account_id for m in accounts.memberships_of(user_id) if not m.invited]
 
 
 # ----------------------------------------------------------------- the admins
